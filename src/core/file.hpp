@@ -1,0 +1,31 @@
+#pragma once
+/// Small file helpers with the modes natstack needs: secrets are written 0600 through a
+/// temporary file and an atomic rename, and read only when no one else can read them.
+
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+#include "core/error.hpp"
+
+namespace natstack {
+
+/// Whole file as bytes. kNotFound when absent, kPermissionDenied when unreadable.
+Result<std::string> ReadFile(const std::string& path);
+
+/// Reads a secret file; refuses (kPermissionDenied) when group or others may read it.
+Result<std::string> ReadSecretFile(const std::string& path);
+
+/// Writes `data` to a temporary file in the same directory with `mode`, fsyncs and renames it
+/// over `path`: readers see the old or the new content, never a mix.
+Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+
+/// mkdir -p with `mode` for directories it creates.
+Status MakeDirs(const std::string& path, mode_t mode = 0755);
+
+bool FileExists(const std::string& path);
+
+/// Absolute, normalised form of `path` (which need not exist yet).
+std::string AbsolutePath(const std::string& path);
+
+}  // namespace natstack
