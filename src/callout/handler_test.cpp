@@ -1,0 +1,309 @@
+#include "callout/handler.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "callout/policy.hpp"
+#include "core/base64.hpp"
+#include "crypto/evp.hpp"
+#include "jwt/jwk.hpp"
+#include "jwt/jws.hpp"
+#include "natsjwt/natsjwt.hpp"
+#include "testing/fake_clock.hpp"
+
+namespace natstack::callout {
+namespace {
+
+using nlohmann::json;
+constexpr int64_t kNow = 1796314575;
+constexpr char kIssuerUrl[] = "https://idp.example/";
+
+/// A server, a callout and an IdP, all with fresh keys; builds sealed requests the way
+/// nats-server 2.10.27 does and opens the callout's answers the way the server would.
+class HandlerTest : public ::testing::Test {
+  // Public: the table-driven cases below build their tokens from these.
+ public:
+  HandlerTest()
+      : server_(nkeys::KeyPair::Generate(nkeys::Role::kServer)),
+        server_x_(nkeys::XKey::Generate()),
+        user_nkey_(nkeys::KeyPair::Generate(nkeys::Role::kUser).PublicKey()),
+        clock_(kNow) {
+    rsa_ = std::move(*crypto::GenerateRsaPkey(2048));
+    kid_ = *jwt::JwkThumbprint(rsa_.get());
+    json jwks = {{"keys", json::array({*jwt::PublicJwk(rsa_.get(), kid_, "RS256")})}};
+    keys_.Replace(*jwt::Jwks::Parse(jwks.dump()));
+    jwt::VerifierConfig vc;
+    vc.issuer = kIssuerUrl;
+    vc.audiences = {"natstack"};
+    verifier_ = std::make_unique<jwt::OidcVerifier>(vc, keys_, clock_);
+    config_.target_account = "AUTH";
+    config_.max_user_ttl_s = 3600;
+    config_.permissions.pub_allow = {"user.{userId}.>"};
+    config_.permissions.sub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
+    auto issuer = nkeys::KeyPair::Generate(nkeys::Role::kAccount);
+    issuer_public_ = issuer.PublicKey();
+    auto callout_x = nkeys::XKey::Generate();
+    callout_x_public_ = callout_x.PublicKey();
+    handler_ = std::make_unique<RequestHandler>(config_, std::move(issuer), std::move(callout_x),
+                                                *verifier_, clock_);
+  }
+
+  std::string Token(const std::string& sub, int64_t exp_in = 600, json extra = json::object()) {
+    json payload = {{"iss", kIssuerUrl}, {"sub", sub}, {"aud", "natstack"},
+                    {"iat", kNow},       {"exp", kNow + exp_in}};
+    payload.update(extra);
+    return *jwt::SignJws({{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid_}}, payload, rsa_.get());
+  }
+
+  json RequestClaims(const std::string& token) {
+    json connect = {{"protocol", 1}, {"lang", "C"}, {"version", "3.4.1"}};
+    if (!token.empty()) connect["auth_token"] = token;
+    return {{"aud", "nats-authorization-request"},
+            {"exp", kNow + 3},
+            {"iat", kNow},
+            {"iss", server_.PublicKey()},
+            {"sub", issuer_public_},
+            {"nats",
+             {{"server_id",
+               {{"name", "n1"}, {"host", "127.0.1.1"}, {"id", server_.PublicKey()},
+                {"version", "2.10.27"}, {"xkey", server_x_.PublicKey()}}},
+              {"user_nkey", user_nkey_},
+              {"client_info", {{"host", "127.0.0.1"}, {"id", 7}, {"kind", "Client"}, {"type", "nats"}}},
+              {"connect_opts", connect},
+              {"type", "authorization_request"},
+              {"version", 2}}}};
+  }
+
+  std::string Seal(const json& claims, const nkeys::KeyPair& signer) {
+    const std::string jwt = natsjwt::SignCompact(natsjwt::kHeaderJson, claims.dump(), signer);
+    return *server_x_.Seal(jwt, callout_x_public_);
+  }
+
+  Outcome HandleClaims(const json& claims) {
+    return handler_->Handle(Seal(claims, server_), server_x_.PublicKey());
+  }
+
+  /// Opens a response as the server would; returns its claims payload.
+  json OpenResponse(const Outcome& outcome) {
+    auto jwt = server_x_.Open(outcome.response, callout_x_public_);
+    EXPECT_TRUE(jwt) << "response does not open with the server's xkey";
+    if (!jwt) return {};
+    auto decoded = natsjwt::DecodeAndVerify(*jwt);
+    EXPECT_TRUE(decoded) << decoded.error().message;
+    if (!decoded) return {};
+    return decoded->payload;
+  }
+
+  nkeys::KeyPair server_;
+  nkeys::XKey server_x_;
+  std::string user_nkey_;
+  testing::FakeClock clock_;
+  crypto::EvpPkeyPtr rsa_;
+  std::string kid_;
+  jwt::StaticJwks keys_;
+  std::unique_ptr<jwt::OidcVerifier> verifier_;
+  CalloutConfig config_;
+  std::string issuer_public_;
+  std::string callout_x_public_;
+  std::unique_ptr<RequestHandler> handler_;
+};
+
+TEST_F(HandlerTest, AdmitsAValidTokenWithTheTemplatePermissions) {
+  const Outcome o = HandleClaims(RequestClaims(Token("alice", 600)));
+  ASSERT_EQ(o.kind, Outcome::Kind::kAdmitted) << o.reason;
+  EXPECT_EQ(o.user_id, "alice");
+  EXPECT_EQ(o.server, "n1");
+  const json response = OpenResponse(o);
+  EXPECT_EQ(response["iss"], issuer_public_);
+  EXPECT_EQ(response["sub"], user_nkey_);                // bound to the one-time user key
+  EXPECT_EQ(response["aud"], server_.PublicKey());      // for the requesting server
+  EXPECT_EQ(response["nats"]["type"], "authorization_response");
+  EXPECT_FALSE(response["nats"].contains("error"));
+  auto user = natsjwt::DecodeAndVerify(response["nats"]["jwt"].get<std::string>());
+  ASSERT_TRUE(user) << user.error().message;
+  const json& u = user->payload;
+  EXPECT_EQ(u["iss"], issuer_public_);
+  EXPECT_EQ(u["sub"], user_nkey_);
+  EXPECT_EQ(u["aud"], "AUTH");
+  EXPECT_EQ(u["name"], "alice");
+  EXPECT_EQ(u["exp"], kNow + 600);  // the token's expiry
+  EXPECT_EQ(u["nats"]["pub"]["allow"], json({"user.alice.>"}));
+  EXPECT_EQ(u["nats"]["sub"]["allow"], json({"user.alice.>", "_INBOX_alice.>"}));
+  EXPECT_EQ(u["nats"]["resp"]["max"], 1);
+}
+
+TEST_F(HandlerTest, UserJwtLifetimeIsCappedByConfiguration) {
+  const Outcome o = HandleClaims(RequestClaims(Token("alice", 86400)));
+  ASSERT_EQ(o.kind, Outcome::Kind::kAdmitted);
+  auto user = natsjwt::DecodeAndVerify(OpenResponse(o)["nats"]["jwt"].get<std::string>());
+  EXPECT_EQ(user->payload["exp"], kNow + 3600);
+}
+
+struct RefusalCase {
+  const char* name;
+  std::function<std::string(HandlerTest&)> token;
+  const char* reason;
+};
+
+TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
+  const std::vector<RefusalCase> cases = {
+      {"missing", [](HandlerTest&) { return std::string(); }, "no_token"},
+      {"garbage", [](HandlerTest&) { return std::string("garbage"); }, "malformed"},
+      {"expired", [](HandlerTest& t) { return t.Token("alice", -120); }, "expired"},
+      {"audience", [](HandlerTest& t) { return t.Token("alice", 600, {{"aud", "other"}}); }, "wrong_audience"},
+      {"issuer", [](HandlerTest& t) { return t.Token("alice", 600, {{"iss", "https://evil/"}}); }, "wrong_issuer"},
+      {"none",
+       [](HandlerTest& t) {
+         return jwt::UnsignedJws({{"alg", "none"}, {"kid", t.kid_}},
+                                 {{"iss", kIssuerUrl}, {"sub", "alice"}, {"aud", "natstack"}, {"exp", kNow + 60}});
+       },
+       "algorithm_not_allowed"},
+      {"hs256",
+       [](HandlerTest& t) {
+         return *jwt::HmacJws({{"alg", "HS256"}, {"kid", t.kid_}},
+                              {{"iss", kIssuerUrl}, {"sub", "alice"}, {"aud", "natstack"}, {"exp", kNow + 60}},
+                              *crypto::PublicKeyPem(t.rsa_.get()));
+       },
+       "algorithm_not_allowed"},
+      {"signature",
+       [](HandlerTest& t) {
+         std::string tok = t.Token("alice");
+         tok[tok.size() - 10] = tok[tok.size() - 10] == 'A' ? 'B' : 'A';
+         return tok;
+       },
+       "bad_signature"},
+      {"dotted user", [](HandlerTest& t) { return t.Token("alice.admin"); }, "unsafe_subject"},
+      {"wildcard user", [](HandlerTest& t) { return t.Token(">"); }, "unsafe_subject"},
+  };
+  for (const auto& c : cases) {
+    const Outcome o = HandleClaims(RequestClaims(c.token(*this)));
+    EXPECT_EQ(o.kind, Outcome::Kind::kRefused) << c.name;
+    EXPECT_EQ(o.reason, c.reason) << c.name;
+    const json response = OpenResponse(o);
+    EXPECT_EQ(response["sub"], user_nkey_) << c.name;
+    EXPECT_EQ(response["aud"], server_.PublicKey()) << c.name;
+    EXPECT_EQ(response["nats"]["error"], std::string("natstack: refused: ") + c.reason) << c.name;
+    EXPECT_FALSE(response["nats"].contains("jwt")) << c.name;
+  }
+}
+
+TEST_F(HandlerTest, UntrustworthyRequestsAreDropped) {
+  const std::string token = Token("alice");
+  // Unsealed, or sealed without the sender's key.
+  EXPECT_EQ(handler_->Handle("eyJ...", std::nullopt).reason, "unsealed_request");
+  // Sealed to somebody else.
+  {
+    const std::string jwt = natsjwt::SignCompact(natsjwt::kHeaderJson, RequestClaims(token).dump(), server_);
+    auto other = nkeys::XKey::Generate();
+    EXPECT_EQ(handler_->Handle(*server_x_.Seal(jwt, other.PublicKey()), server_x_.PublicKey()).reason,
+              "undecryptable_request");
+  }
+  // Signed by another server than the one it names.
+  {
+    auto impostor = nkeys::KeyPair::Generate(nkeys::Role::kServer);
+    json claims = RequestClaims(token);
+    claims["iss"] = impostor.PublicKey();
+    const Outcome o = handler_->Handle(Seal(claims, impostor), server_x_.PublicKey());
+    EXPECT_EQ(o.kind, Outcome::Kind::kDropped);
+    EXPECT_EQ(o.reason, "bad_request");
+    EXPECT_TRUE(o.response.empty());
+  }
+  // Wrong audience, expired request, not an authorization request.
+  for (auto mutate : std::vector<std::function<void(json&)>>{
+           [](json& c) { c["aud"] = "someone"; },
+           [](json& c) { c["exp"] = kNow - 60; },
+           [](json& c) { c["nats"]["type"] = "user"; },
+           [](json& c) { c["nats"]["user_nkey"] = "not-a-key"; }}) {
+    json claims = RequestClaims(token);
+    mutate(claims);
+    EXPECT_EQ(HandleClaims(claims).kind, Outcome::Kind::kDropped) << claims.dump();
+  }
+  // The header's xkey differs from the signed one.
+  {
+    auto other = nkeys::XKey::Generate();
+    const std::string jwt = natsjwt::SignCompact(natsjwt::kHeaderJson, RequestClaims(token).dump(), server_);
+    const Outcome o = handler_->Handle(*other.Seal(jwt, callout_x_public_), other.PublicKey());
+    EXPECT_EQ(o.reason, "xkey_mismatch");
+  }
+}
+
+TEST_F(HandlerTest, ServerAllowListIsEnforced) {
+  config_.allowed_servers = {nkeys::KeyPair::Generate(nkeys::Role::kServer).PublicKey()};
+  EXPECT_EQ(HandleClaims(RequestClaims(Token("alice"))).reason, "server_not_allowed");
+  config_.allowed_servers.push_back(server_.PublicKey());
+  EXPECT_EQ(HandleClaims(RequestClaims(Token("alice"))).kind, Outcome::Kind::kAdmitted);
+}
+
+TEST_F(HandlerTest, CapturedServerRequestOpensVerifiesAndGetsASignedRefusal) {
+  // The real nats-server 2.10.27 request from the shared vectors: its token's key is not ours,
+  // so the answer is a refusal, sealed for that server.
+  std::ifstream in(NATSTACK_SHARED_DIR "/vectors/auth-callout/authorization-request-captured.json");
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const json v = json::parse(ss.str());
+  auto issuer = nkeys::KeyPair::FromSeed(v["callout_issuer_account_seed"].get<std::string>());
+  auto callout_x = nkeys::XKey::FromSeed(v["callout_xkey_seed"].get<std::string>());
+  ASSERT_TRUE(issuer && callout_x);
+  testing::FakeClock at_capture(kNow);
+  jwt::VerifierConfig vc;
+  vc.issuer = "http://127.0.0.1:18999/";
+  vc.audiences = {"https://api.ref-callout.test"};
+  jwt::OidcVerifier verifier(vc, keys_, at_capture);
+  RequestHandler handler(config_, std::move(*issuer), std::move(*callout_x), verifier, at_capture);
+  const std::string payload = *Base64Decode(v["request_payload_base64"].get<std::string>());
+  const std::string server_x = v["headers"]["Nats-Server-Xkey"];
+  const Outcome o = handler.Handle(payload, server_x);
+  EXPECT_EQ(o.kind, Outcome::Kind::kRefused);
+  EXPECT_EQ(o.reason, "unknown_key");
+  EXPECT_EQ(o.server, "A");
+  EXPECT_GT(o.response.size(), 4u + 24 + 16);
+  EXPECT_EQ(o.response.substr(0, 4), "xkv1");
+}
+
+TEST(PolicyTest, SubjectSafeTokens) {
+  EXPECT_TRUE(IsSubjectSafeToken("alice"));
+  EXPECT_TRUE(IsSubjectSafeToken("auth0|alice"));
+  EXPECT_TRUE(IsSubjectSafeToken("user@example.com") == false);  // '.' in the domain
+  for (const char* bad : {"", "a.b", "*", ">", "a b", "a\tb", "a\nb", "a\x7f"})
+    EXPECT_FALSE(IsSubjectSafeToken(bad)) << bad;
+  EXPECT_FALSE(IsSubjectSafeToken(std::string(257, 'a')));
+}
+
+TEST(PolicyTest, ValidSubjects) {
+  for (const char* ok : {"a", "a.b", "a.*.c", "a.>", ">", "_INBOX_alice.>", "user.auth0|x.>"})
+    EXPECT_TRUE(IsValidSubject(ok)) << ok;
+  for (const char* bad : {"", ".a", "a.", "a..b", "a.>.b", "a>", "a*", "a b", "a.\t"})
+    EXPECT_FALSE(IsValidSubject(bad)) << bad;
+}
+
+TEST(PolicyTest, TemplateValidation) {
+  PermissionTemplate t;
+  t.pub_allow = {"user.{userId}.>"};
+  t.sub_allow = {"jobs.{userId} workers"};
+  EXPECT_TRUE(ValidateTemplate(t));
+  t.pub_allow = {"user.{user}.>"};
+  EXPECT_FALSE(ValidateTemplate(t));
+  t.pub_allow = {"user.{userId}..x"};
+  EXPECT_FALSE(ValidateTemplate(t));
+  t.pub_allow = {"a b"};  // queue groups only in subscribe lists
+  EXPECT_FALSE(ValidateTemplate(t));
+}
+
+TEST(PolicyTest, RenderFillsEveryPlaceholder) {
+  PermissionTemplate t;
+  t.pub_allow = {"user.{userId}.{userId}.x"};
+  t.sub_deny = {"user.{userId}.admin"};
+  t.allow_responses = false;
+  natsjwt::UserClaims claims;
+  RenderPermissions(t, "bob", claims);
+  EXPECT_EQ(claims.pub.allow, std::vector<std::string>{"user.bob.bob.x"});
+  EXPECT_EQ(claims.sub.deny, std::vector<std::string>{"user.bob.admin"});
+  EXPECT_FALSE(claims.resp.has_value());
+}
+
+}  // namespace
+}  // namespace natstack::callout

@@ -1,0 +1,148 @@
+#include "cluster/layout.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstdlib>
+
+#include "core/file.hpp"
+#include "core/json_config.hpp"
+
+namespace natstack::cluster {
+
+StackLayout DefaultLayout(const std::string& state_dir) {
+  StackLayout layout;
+  layout.state_dir = AbsolutePath(state_dir);
+  (void)SetNodeAddresses(layout, {"127.0.1.1", "127.0.1.2", "127.0.1.3"});
+  return layout;
+}
+
+Status SetNodeAddresses(StackLayout& layout, const std::vector<std::string>& addresses) {
+  if (addresses.empty()) return Fail(Code::kInvalidArgument, "--addresses: needs at least one address");
+  std::vector<NodeSpec> nodes;
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    in_addr addr{};
+    if (::inet_pton(AF_INET, addresses[i].c_str(), &addr) != 1)
+      return Fail(Code::kInvalidArgument,
+                  "--addresses: '" + addresses[i] + "' is not an IPv4 address");
+    if ((ntohl(addr.s_addr) >> 24) != 127)
+      return Fail(Code::kInvalidArgument, "--addresses: '" + addresses[i] +
+                                              "' is not a loopback address (127.0.0.0/8): the "
+                                              "embedded stack runs on this machine only");
+    NodeSpec node;
+    node.name = "n" + std::to_string(i + 1);
+    node.host = addresses[i];
+    if (!layout.nodes.empty() && i < layout.nodes.size()) {
+      node.client_port = layout.nodes[i].client_port;
+      node.cluster_port = layout.nodes[i].cluster_port;
+      node.monitor_port = layout.nodes[i].monitor_port;
+      node.websocket_port = layout.nodes[i].websocket_port;
+    }
+    nodes.push_back(node);
+  }
+  layout.nodes = std::move(nodes);
+  return Ok();
+}
+
+std::string DefaultStateDir() {
+  if (const char* d = std::getenv("NATSTACK_STATE_DIR"); d != nullptr && *d != '\0') return d;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x != '\0')
+    return std::string(x) + "/natstack";
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0')
+    return std::string(h) + "/.local/state/natstack";
+  return ".natstack";
+}
+
+Status SaveLayout(const StackLayout& layout) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& n : layout.nodes) {
+    nodes.push_back({{"name", n.name},
+                     {"host", n.host},
+                     {"client_port", n.client_port},
+                     {"cluster_port", n.cluster_port},
+                     {"monitor_port", n.monitor_port},
+                     {"websocket_port", n.websocket_port}});
+  }
+  const nlohmann::json j = {{"cluster_name", layout.cluster_name},
+                            {"nodes", nodes},
+                            {"idp_host", layout.idp_host},
+                            {"idp_port", layout.idp_port},
+                            {"endpoint_name", layout.endpoint_name},
+                            {"audience", layout.audience}};
+  return WriteFileAtomic(StatePaths(layout.state_dir).StateJson(), j.dump(2) + "\n", 0644);
+}
+
+Result<StackLayout> LoadLayout(const std::string& state_dir) {
+  StackLayout layout;
+  layout.state_dir = AbsolutePath(state_dir);
+  const std::string path = StatePaths(layout.state_dir).StateJson();
+  auto text = ReadFile(path);
+  if (!text) {
+    if (text.error().code == Code::kNotFound)
+      return Fail(Code::kNotFound, "no natstack state in " + layout.state_dir +
+                                       " (run natstack up --state-dir " + layout.state_dir + ")");
+    return Fail(text.error());
+  }
+  NATSTACK_ASSIGN_OR_RETURN(auto doc, ParseJsonDocument(*text, path));
+  ConfigReader r(doc, path, "");
+  int64_t idp_port = layout.idp_port;
+  NATSTACK_TRY(r.String("cluster_name", layout.cluster_name));
+  NATSTACK_TRY(r.String("idp_host", layout.idp_host));
+  NATSTACK_TRY(r.Int("idp_port", idp_port, 1, 65535));
+  NATSTACK_TRY(r.String("endpoint_name", layout.endpoint_name));
+  NATSTACK_TRY(r.String("audience", layout.audience));
+  layout.idp_port = static_cast<int>(idp_port);
+  // nodes: a list of objects
+  const nlohmann::json* nodes = r.Raw("nodes");
+  if (nodes == nullptr || !nodes->is_array() || nodes->empty())
+    return Fail(r.InvalidError("nodes", "expected a non-empty list"));
+  for (size_t i = 0; i < nodes->size(); ++i) {
+    const auto& jn = (*nodes)[i];
+    if (!jn.is_object()) return Fail(r.InvalidError("nodes[" + std::to_string(i) + "]", "expected an object"));
+    ConfigReader nr(jn, path, "nodes[" + std::to_string(i) + "].");
+    NodeSpec n;
+    int64_t cp = n.client_port, rp = n.cluster_port, mp = n.monitor_port, wp = n.websocket_port;
+    NATSTACK_TRY(nr.String("name", n.name, Required::kYes));
+    NATSTACK_TRY(nr.String("host", n.host, Required::kYes));
+    NATSTACK_TRY(nr.Int("client_port", cp, 1, 65535));
+    NATSTACK_TRY(nr.Int("cluster_port", rp, 1, 65535));
+    NATSTACK_TRY(nr.Int("monitor_port", mp, 1, 65535));
+    NATSTACK_TRY(nr.Int("websocket_port", wp, 1, 65535));
+    NATSTACK_TRY(nr.Finish());
+    n.client_port = static_cast<int>(cp);
+    n.cluster_port = static_cast<int>(rp);
+    n.monitor_port = static_cast<int>(mp);
+    n.websocket_port = static_cast<int>(wp);
+    layout.nodes.push_back(n);
+  }
+  NATSTACK_TRY(r.Finish());
+  return layout;
+}
+
+std::string IdpIssuerUrl(const StackLayout& layout) {
+  return "http://" + layout.idp_host + ":" + std::to_string(layout.idp_port) + "/";
+}
+
+namespace {
+std::vector<std::string> Urls(const StackLayout& layout, const char* scheme,
+                              int NodeSpec::*port) {
+  std::vector<std::string> out;
+  for (const auto& n : layout.nodes)
+    out.push_back(std::string(scheme) + "://" + n.host + ":" + std::to_string(n.*port));
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> ClientUrls(const StackLayout& l) { return Urls(l, "tls", &NodeSpec::client_port); }
+std::vector<std::string> WebSocketUrls(const StackLayout& l) { return Urls(l, "wss", &NodeSpec::websocket_port); }
+std::vector<std::string> MonitoringUrls(const StackLayout& l) { return Urls(l, "http", &NodeSpec::monitor_port); }
+
+nlohmann::json InfoJson(const StackLayout& layout) {
+  return {{"state_dir", layout.state_dir},
+          {"ca_file", StatePaths(layout.state_dir).RootCa()},
+          {"clients", ClientUrls(layout)},
+          {"websocket", WebSocketUrls(layout)},
+          {"monitoring", MonitoringUrls(layout)},
+          {"idp", IdpIssuerUrl(layout)}};
+}
+
+}  // namespace natstack::cluster

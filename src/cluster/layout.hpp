@@ -1,0 +1,77 @@
+#pragma once
+/// Where everything of one stack lives: its layout (nodes, addresses, ports) and the files in
+/// its state directory. A second `up` with the same state directory reuses keys, CA and
+/// certificate; the layout is remembered in state.json.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/render.hpp"
+#include "core/error.hpp"
+
+namespace natstack::cluster {
+
+struct StackLayout {
+  std::string state_dir;  ///< absolute
+  std::string cluster_name = "natstack";
+  std::vector<NodeSpec> nodes;  ///< default: n1..n3 on 127.0.1.1-3, standard ports
+  std::string idp_host = "127.0.0.1";
+  int idp_port = 9400;
+  std::string endpoint_name = "localhost";  ///< the client endpoint name on the certificate
+  std::string audience = "natstack";        ///< the dev IdP's token audience
+};
+
+/// The embedded default for `state_dir`.
+StackLayout DefaultLayout(const std::string& state_dir);
+
+/// Replaces the node addresses (one node per address, names n1..nN).
+Status SetNodeAddresses(StackLayout& layout, const std::vector<std::string>& addresses);
+
+/// $NATSTACK_STATE_DIR, else $XDG_STATE_HOME/natstack, else ~/.local/state/natstack.
+std::string DefaultStateDir();
+
+/// Paths of the files in a state directory.
+class StatePaths {
+ public:
+  explicit StatePaths(std::string dir) : dir_(std::move(dir)) {}
+  const std::string& dir() const { return dir_; }
+  std::string Lock() const { return dir_ + "/natstack.lock"; }
+  std::string Pid() const { return dir_ + "/supervisor.pid"; }
+  std::string StateJson() const { return dir_ + "/state.json"; }
+  std::string KeysDir() const { return dir_ + "/keys"; }
+  std::string IssuerSeed() const { return KeysDir() + "/issuer.seed"; }
+  std::string XKeySeed() const { return KeysDir() + "/xkey.seed"; }
+  std::string CalloutPassword() const { return KeysDir() + "/callout.password"; }
+  std::string SysPassword() const { return KeysDir() + "/sys.password"; }
+  std::string RoutePassword() const { return KeysDir() + "/route.password"; }
+  std::string IdpKey() const { return KeysDir() + "/idp-signing.pem"; }
+  std::string CaDir() const { return dir_ + "/ca"; }
+  std::string RootCa() const { return CaDir() + "/root.pem"; }
+  std::string CertsDir() const { return dir_ + "/certs"; }
+  std::string ServerCert() const { return CertsDir() + "/server.pem"; }
+  std::string ServerKey() const { return CertsDir() + "/server.key"; }
+  std::string NodesDir() const { return dir_ + "/nodes"; }
+  std::string NodeConfig(const std::string& name) const { return NodesDir() + "/" + name + ".conf"; }
+  std::string LogsDir() const { return dir_ + "/logs"; }
+  std::string Log(const std::string& name) const { return LogsDir() + "/" + name + ".log"; }
+  std::string CalloutConfig() const { return dir_ + "/callout.json"; }
+
+ private:
+  std::string dir_;
+};
+
+/// state.json round trip. LoadLayout: kNotFound when the directory holds no stack.
+Status SaveLayout(const StackLayout& layout);
+Result<StackLayout> LoadLayout(const std::string& state_dir);
+
+std::string IdpIssuerUrl(const StackLayout& layout);  ///< "http://127.0.0.1:9400/"
+std::vector<std::string> ClientUrls(const StackLayout& layout);      ///< tls://host:port
+std::vector<std::string> WebSocketUrls(const StackLayout& layout);   ///< wss://host:port
+std::vector<std::string> MonitoringUrls(const StackLayout& layout);  ///< http://host:port
+
+/// What `natstack info --json` prints.
+nlohmann::json InfoJson(const StackLayout& layout);
+
+}  // namespace natstack::cluster

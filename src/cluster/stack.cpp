@@ -1,0 +1,180 @@
+#include "cluster/stack.hpp"
+
+#include <algorithm>
+
+#include "core/base64.hpp"
+#include "core/file.hpp"
+#include "crypto/random.hpp"
+#include "idp/dev_issuer.hpp"
+#include "nkeys/nkeys.hpp"
+#include "pki/local_ca.hpp"
+
+namespace natstack::cluster {
+namespace {
+
+constexpr auto kRenewBefore = std::chrono::hours(24 * 30);
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+/// Creates a secret file with `make()` when absent; returns its content either way.
+Result<std::string> EnsureSecret(const std::string& path, const std::function<std::string()>& make) {
+  if (FileExists(path)) return ReadStateSecret(path);
+  std::string value = make();
+  NATSTACK_TRY(WriteFileAtomic(path, value + "\n", 0600));
+  return value;
+}
+
+std::string RandomPassword() {
+  unsigned char raw[24];
+  crypto::RandomBytes(raw, sizeof raw);
+  return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+}
+
+Result<std::string> SeedPublicKey(const std::string& seed_text, bool curve) {
+  if (curve) {
+    NATSTACK_ASSIGN_OR_RETURN(auto x, nkeys::XKey::FromSeed(seed_text));
+    return x.PublicKey();
+  }
+  NATSTACK_ASSIGN_OR_RETURN(auto kp, nkeys::KeyPair::FromSeed(seed_text));
+  if (kp.role() != nkeys::Role::kAccount)
+    return Fail(Code::kInvalidArgument, "not an account (SA...) seed");
+  return kp.PublicKey();
+}
+
+bool Covers(const pki::CertInfo& info, const CertificateNames& names) {
+  for (const auto& d : names.dns)
+    if (std::find(info.dns_names.begin(), info.dns_names.end(), d) == info.dns_names.end())
+      return false;
+  for (const auto& ip : names.ips)
+    if (std::find(info.ip_addresses.begin(), info.ip_addresses.end(), ip) ==
+        info.ip_addresses.end())
+      return false;
+  return true;
+}
+
+}  // namespace
+
+Result<std::string> ReadStateSecret(const std::string& path) {
+  auto text = ReadSecretFile(path);
+  if (!text) return Fail(text.error());
+  std::string value = Trim(std::move(*text));
+  if (value.empty()) return Fail(Code::kInvalidArgument, path + " is empty");
+  return value;
+}
+
+CertificateNames RequiredCertificateNames(const StackLayout& layout) {
+  CertificateNames names;
+  names.dns.push_back(layout.endpoint_name);
+  if (layout.endpoint_name != "localhost") names.dns.push_back("localhost");
+  // nats.c checks the IP it dialled against the certificate when it fails over to a
+  // discovered server, so every node address must be an IP SAN.
+  for (const auto& n : layout.nodes)
+    if (std::find(names.ips.begin(), names.ips.end(), n.host) == names.ips.end())
+      names.ips.push_back(n.host);
+  for (const char* ip : {"127.0.0.1", "::1"})
+    if (std::find(names.ips.begin(), names.ips.end(), ip) == names.ips.end()) names.ips.push_back(ip);
+  return names;
+}
+
+Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock,
+                                   const std::function<void(const std::string&)>& step) {
+  const StatePaths paths(layout.state_dir);
+  NATSTACK_TRY(MakeDirs(paths.dir(), 0700));
+  NATSTACK_TRY(MakeDirs(paths.KeysDir(), 0700));
+  NATSTACK_TRY(MakeDirs(paths.CertsDir(), 0700));
+  NATSTACK_TRY(MakeDirs(paths.NodesDir(), 0700));
+  NATSTACK_TRY(MakeDirs(paths.LogsDir(), 0700));
+
+  PreparedStack out;
+  out.layout = layout;
+
+  // Keys: the callout's issuer and xkey, the passwords of the callout, sys and route users.
+  auto issuer_seed = EnsureSecret(paths.IssuerSeed(), [] {
+    return std::string(nkeys::KeyPair::Generate(nkeys::Role::kAccount).Seed().view());
+  });
+  if (!issuer_seed) return Fail(issuer_seed.error().Wrap("issuer seed"));
+  auto issuer_public = SeedPublicKey(*issuer_seed, false);
+  if (!issuer_public) return Fail(issuer_public.error().Wrap(paths.IssuerSeed()));
+  out.issuer_public = *issuer_public;
+  auto xkey_seed = EnsureSecret(paths.XKeySeed(), [] {
+    return std::string(nkeys::XKey::Generate().Seed().view());
+  });
+  if (!xkey_seed) return Fail(xkey_seed.error().Wrap("xkey seed"));
+  auto xkey_public = SeedPublicKey(*xkey_seed, true);
+  if (!xkey_public) return Fail(xkey_public.error().Wrap(paths.XKeySeed()));
+  out.xkey_public = *xkey_public;
+  NATSTACK_ASSIGN_OR_RETURN(std::string callout_password,
+                            EnsureSecret(paths.CalloutPassword(), RandomPassword));
+  NATSTACK_ASSIGN_OR_RETURN(std::string sys_password, EnsureSecret(paths.SysPassword(), RandomPassword));
+  NATSTACK_ASSIGN_OR_RETURN(std::string route_password,
+                            EnsureSecret(paths.RoutePassword(), RandomPassword));
+  auto idp = idp::DevIssuer::LoadOrCreate(paths.IdpKey(), IdpIssuerUrl(layout), layout.audience);
+  if (!idp) return Fail(idp.error().Wrap("development IdP key"));
+  step("keys");
+
+  // Certificates: local CA, and a server certificate for every name clients may dial.
+  pki::CaOptions ca_options;
+  ca_options.dir = paths.CaDir();
+  ca_options.name = "natstack " + layout.cluster_name;
+  NATSTACK_ASSIGN_OR_RETURN(auto ca, pki::LocalCa::LoadOrCreate(ca_options, clock));
+  out.root_fingerprint = ca.RootFingerprintSha256();
+  const CertificateNames names = RequiredCertificateNames(layout);
+  bool reissue = true;
+  if (FileExists(paths.ServerCert()) && FileExists(paths.ServerKey())) {
+    auto pem = ReadFile(paths.ServerCert());
+    if (pem) {
+      auto info = pki::InspectCertificate(*pem);
+      reissue = !info || !Covers(*info, names) || info->not_after - clock.Now() < kRenewBefore;
+    }
+  }
+  if (reissue) {
+    pki::LeafOptions leaf;
+    leaf.common_name = layout.endpoint_name;
+    leaf.dns_names = names.dns;
+    leaf.ip_addresses = names.ips;
+    NATSTACK_ASSIGN_OR_RETURN(auto cert, ca.Issue(leaf));
+    NATSTACK_TRY(pki::WriteCertAndKey(cert, paths.ServerCert(), paths.ServerKey()));
+    out.certificate_reissued = true;
+  }
+  step("certificates");
+
+  // Node configs: secrets only in the 0600 include files, never on a command line.
+  RenderInput in;
+  in.cluster_name = layout.cluster_name;
+  in.nodes = layout.nodes;
+  in.state_dir = layout.state_dir;
+  in.cert_file = paths.ServerCert();
+  in.key_file = paths.ServerKey();
+  in.issuer_account_public = out.issuer_public;
+  in.callout_xkey_public = out.xkey_public;
+  NATSTACK_ASSIGN_OR_RETURN(in.callout_password_hash, BcryptHash(callout_password));
+  NATSTACK_ASSIGN_OR_RETURN(in.sys_password_hash, BcryptHash(sys_password));
+  in.route_password = route_password;
+  NATSTACK_ASSIGN_OR_RETURN(auto rendered, Render(in));
+  NATSTACK_TRY(WriteRendered(rendered, paths.NodesDir()));
+  for (const auto& n : layout.nodes) NATSTACK_TRY(MakeDirs(paths.NodesDir() + "/" + n.name, 0700));
+
+  // The callout's own config.
+  callout::CalloutConfig& c = out.callout;
+  c.servers = ClientUrls(layout);
+  c.user = in.callout_user;
+  c.password_file = paths.CalloutPassword();
+  c.ca_file = paths.RootCa();
+  c.issuer_seed_file = paths.IssuerSeed();
+  c.xkey_seed_file = paths.XKeySeed();
+  c.target_account = "AUTH";
+  c.oidc.issuer = IdpIssuerUrl(layout);
+  c.oidc.audiences = {layout.audience};
+  c.permissions.pub_allow = {"user.{userId}.>"};
+  c.permissions.sub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
+  c.permissions.allow_responses = true;
+  NATSTACK_TRY(WriteFileAtomic(paths.CalloutConfig(), callout::SerializeCalloutConfig(c), 0600));
+  NATSTACK_TRY(SaveLayout(layout));
+  step("configs");
+  return out;
+}
+
+}  // namespace natstack::cluster

@@ -1,0 +1,39 @@
+#pragma once
+/// Prepares a stack's state directory: keys, local CA, server certificate, node configs and the
+/// callout's config. Idempotent: what exists is reused (keys, CA, a certificate that still
+/// covers the names and is not close to expiry); configs are rendered every time.
+
+#include <functional>
+#include <string>
+
+#include "callout/config.hpp"
+#include "cluster/layout.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace natstack::cluster {
+
+struct PreparedStack {
+  StackLayout layout;
+  std::string issuer_public;  ///< A... (auth callout issuer)
+  std::string xkey_public;    ///< X...
+  std::string root_fingerprint;
+  bool certificate_reissued = false;
+  callout::CalloutConfig callout;
+};
+
+/// `step` is told what was done ("keys", "certificates", "configs") for progress output.
+Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock,
+                                   const std::function<void(const std::string&)>& step);
+
+/// The names and addresses the server certificate must cover for `layout`.
+struct CertificateNames {
+  std::vector<std::string> dns;
+  std::vector<std::string> ips;
+};
+CertificateNames RequiredCertificateNames(const StackLayout& layout);
+
+/// Reads a secret file written by PrepareStack (trailing newline removed).
+Result<std::string> ReadStateSecret(const std::string& path);
+
+}  // namespace natstack::cluster

@@ -1,0 +1,123 @@
+#include "core/json_config.hpp"
+
+namespace natstack {
+
+Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view source) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    // Re-parse with exceptions only to learn where it failed (the error path is cold).
+    size_t byte = 0;
+    std::string what = "invalid JSON";
+    try {
+      const auto ignored = nlohmann::json::parse(text);
+      (void)ignored;
+    } catch (const nlohmann::json::parse_error& e) {
+      byte = e.byte;
+      what = e.what();
+      const auto pos = what.find("syntax error");
+      if (pos != std::string::npos) what = what.substr(pos);
+    } catch (...) {
+    }
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i + 1 < byte && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    return Fail(Code::kInvalidArgument, std::string(source) + ":" + std::to_string(line) + ":" +
+                                            std::to_string(col) + ": " + what);
+  }
+  if (!doc.is_object())
+    return Fail(Code::kInvalidArgument, std::string(source) + ": expected a JSON object");
+  return doc;
+}
+
+Error ConfigReader::InvalidError(const std::string& key, const std::string& why) const {
+  return Error{Code::kInvalidArgument, source_ + ": " + path_ + key + ": " + why};
+}
+
+const nlohmann::json* ConfigReader::Find(const std::string& key, Required required,
+                                         Status* status) {
+  known_.insert(key);
+  auto it = object_.find(key);
+  if (it == object_.end() || it->is_null()) {
+    if (required == Required::kYes) *status = Invalid(key, "is required");
+    return nullptr;
+  }
+  return &*it;
+}
+
+Status ConfigReader::String(const std::string& key, std::string& out, Required required) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_string()) return Invalid(key, "expected a string");
+  out = v->get<std::string>();
+  if (required == Required::kYes && out.empty()) return Invalid(key, "must not be empty");
+  return Ok();
+}
+
+Status ConfigReader::StringList(const std::string& key, std::vector<std::string>& out,
+                                Required required) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_array()) return Invalid(key, "expected a list of strings");
+  std::vector<std::string> list;
+  for (size_t i = 0; i < v->size(); ++i) {
+    if (!(*v)[i].is_string())
+      return Invalid(key + "[" + std::to_string(i) + "]", "expected a string");
+    list.push_back((*v)[i].get<std::string>());
+  }
+  out = std::move(list);
+  return Ok();
+}
+
+Status ConfigReader::Int(const std::string& key, int64_t& out, int64_t min, int64_t max,
+                         Required required) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_number_integer()) return Invalid(key, "expected an integer");
+  const int64_t n = v->get<int64_t>();
+  if (n < min || n > max)
+    return Invalid(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  out = n;
+  return Ok();
+}
+
+Status ConfigReader::Bool(const std::string& key, bool& out, Required required) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_boolean()) return Invalid(key, "expected true or false");
+  out = v->get<bool>();
+  return Ok();
+}
+
+Status ConfigReader::Object(const std::string& key, Required required,
+                            const std::function<Status(ConfigReader&)>& parse) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_object()) return Invalid(key, "expected an object");
+  ConfigReader sub(*v, source_, path_ + key + ".");
+  return parse(sub);
+}
+
+const nlohmann::json* ConfigReader::Raw(const std::string& key) {
+  Status ignored;
+  return Find(key, Required::kNo, &ignored);
+}
+
+Status ConfigReader::Finish() const {
+  for (auto it = object_.begin(); it != object_.end(); ++it) {
+    if (known_.count(it.key()) == 0) return Invalid(it.key(), "unknown key");
+  }
+  return Ok();
+}
+
+}  // namespace natstack

@@ -1,0 +1,60 @@
+#pragma once
+/// Strict reading of JSON configuration: every error names the file and the key, unknown keys
+/// are errors, and parse errors give line and column.
+
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace natstack {
+
+enum class Required { kNo, kYes };
+
+/// Parses JSON text; a syntax error becomes kInvalidArgument "SOURCE:LINE:COL: <what>".
+/// The document must be an object.
+Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view source);
+
+/// Reads keys of one JSON object. Each getter leaves the output untouched when the key is
+/// absent (so struct defaults stay) and records the key as known; Finish() reports the first
+/// key nobody asked for.
+class ConfigReader {
+ public:
+  ConfigReader(const nlohmann::json& object, std::string source, std::string path)
+      : object_(object), source_(std::move(source)), path_(std::move(path)) {}
+
+  Status String(const std::string& key, std::string& out, Required required = Required::kNo);
+  Status StringList(const std::string& key, std::vector<std::string>& out,
+                    Required required = Required::kNo);
+  Status Int(const std::string& key, int64_t& out, int64_t min, int64_t max,
+             Required required = Required::kNo);
+  Status Bool(const std::string& key, bool& out, Required required = Required::kNo);
+  Status Object(const std::string& key, Required required,
+                const std::function<Status(ConfigReader&)>& parse);
+  /// The raw value of `key` (nullptr when absent), marked as known: for shapes the typed
+  /// getters do not cover, such as lists of objects.
+  const nlohmann::json* Raw(const std::string& key);
+  Status Finish() const;
+
+  /// "SOURCE: path.key: why" as an Error / as a failed Status.
+  Error InvalidError(const std::string& key, const std::string& why) const;
+  tl::unexpected<Error> Invalid(const std::string& key, const std::string& why) const {
+    return tl::unexpected<Error>(InvalidError(key, why));
+  }
+
+ private:
+  const nlohmann::json* Find(const std::string& key, Required required, Status* status);
+
+  const nlohmann::json& object_;
+  std::string source_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+}  // namespace natstack

@@ -1,0 +1,54 @@
+#include "core/json_config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace natstack {
+namespace {
+
+TEST(JsonConfigTest, SyntaxErrorNamesLineAndColumn) {
+  auto r = ParseJsonDocument("{\n  \"a\": 1,\n  \"b\": }\n", "x.json");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("x.json:3:"), std::string::npos) << r.error().message;
+}
+
+TEST(JsonConfigTest, TopLevelMustBeObject) {
+  EXPECT_FALSE(ParseJsonDocument("[1]", "x.json"));
+}
+
+TEST(JsonConfigTest, UnknownKeyAndWrongTypesAreNamed) {
+  auto doc = *ParseJsonDocument(R"({"name":"n","count":5,"nested":{"flag":true,"typo":1}})", "c");
+  ConfigReader r(doc, "c", "");
+  std::string name;
+  int64_t count = 0;
+  ASSERT_TRUE(r.String("name", name));
+  ASSERT_TRUE(r.Int("count", count, 0, 10));
+  auto nested = r.Object("nested", Required::kYes, [](ConfigReader& sub) -> Status {
+    bool flag = false;
+    NATSTACK_TRY(sub.Bool("flag", flag));
+    return sub.Finish();
+  });
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.error().message, "c: nested.typo: unknown key");
+
+  ConfigReader r2(doc, "c", "");
+  int64_t small = 0;
+  auto out_of_range = r2.Int("count", small, 0, 3);
+  ASSERT_FALSE(out_of_range);
+  EXPECT_EQ(out_of_range.error().message, "c: count: must be between 0 and 3");
+  std::string s;
+  EXPECT_EQ(r2.String("count", s).error().message, "c: count: expected a string");
+  EXPECT_EQ(r2.String("missing", s, Required::kYes).error().message, "c: missing: is required");
+}
+
+TEST(JsonConfigTest, AbsentKeysKeepDefaults) {
+  auto doc = *ParseJsonDocument("{}", "c");
+  ConfigReader r(doc, "c", "");
+  std::string s = "default";
+  ASSERT_TRUE(r.String("x", s));
+  EXPECT_EQ(s, "default");
+  EXPECT_TRUE(r.Finish());
+}
+
+}  // namespace
+}  // namespace natstack

@@ -1,0 +1,297 @@
+#include "http/server.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+namespace natstack::http {
+namespace {
+
+std::string HostPort(const std::string& host, uint16_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// cpp-httplib's default socket options set SO_REUSEPORT, which lets a second server bind a port
+// that is already serving. Use SO_REUSEADDR only (restart without TIME_WAIT trouble) and keep the
+// listening socket out of child processes.
+void ListenSocketOptions(int sock) {
+  int yes = 1;
+  ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  const int flags = ::fcntl(sock, F_GETFD);
+  if (flags >= 0) ::fcntl(sock, F_SETFD, flags | FD_CLOEXEC);
+}
+
+// httplib reports a failed bind as `false`; find out why by trying the same bind ourselves.
+Error DiagnoseBindFailure(const std::string& host, uint16_t port) {
+  const std::string where = HostPort(host, port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  const std::string service = std::to_string(port);
+  const int gai = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints,
+                                &result);
+  if (gai != 0) {
+    return Error{Code::kInvalidArgument,
+                 "cannot listen on " + where + ": " + ::gai_strerror(gai)};
+  }
+  int err = 0;
+  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    const int sock = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (sock < 0) {
+      err = errno;
+      continue;
+    }
+    ListenSocketOptions(sock);
+    if (::bind(sock, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(sock, 1) != 0) {
+      err = errno;
+      ::close(sock);
+      continue;
+    }
+    ::close(sock);
+    err = 0;
+    break;
+  }
+  ::freeaddrinfo(result);
+  switch (err) {
+    case EADDRINUSE: return Error{Code::kAlreadyExists, where + " is already in use"};
+    case EACCES:
+    case EPERM:
+      return Error{Code::kPermissionDenied, "not allowed to listen on " + where};
+    case EADDRNOTAVAIL:
+      return Error{Code::kInvalidArgument,
+                   "cannot listen on " + where + ": address not available on this host"};
+    case 0: return Error{Code::kUnavailable, "cannot listen on " + where + " (transient failure)"};
+    default:
+      return Error{Code::kInternal, "cannot listen on " + where + ": " + std::strerror(err)};
+  }
+}
+
+bool PathMatches(const std::string& route, bool prefix, const std::string& path) {
+  if (prefix) return path.compare(0, route.size(), route) == 0;
+  return path == route;
+}
+
+}  // namespace
+
+Response Text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers["content-type"] = "text/plain; charset=utf-8";
+  return r;
+}
+
+Response Json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers["content-type"] = "application/json";
+  return r;
+}
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
+                                                   options_.tls_key_file.c_str());
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  server_->set_socket_options([](socket_t sock) { ListenSocketOptions(sock); });
+  server_->set_payload_max_length(options_.max_request_body_bytes);
+  server_->set_read_timeout(options_.read_timeout);
+  server_->set_write_timeout(options_.write_timeout);
+  server_->set_keep_alive_timeout(5);
+  server_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        res.set_content("internal error\n", "text/plain; charset=utf-8");
+      });
+
+  auto bridge = [this](const httplib::Request& req, httplib::Response& res) {
+    Request request;
+    request.method = req.method == "HEAD" ? "GET" : req.method;
+    request.path = req.path;
+    for (const auto& [k, v] : req.params) request.query[k] = v;
+    for (const auto& [k, v] : req.headers) {
+      std::string name = k;
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      auto [it, inserted] = request.headers.emplace(name, v);
+      if (!inserted) it->second += ", " + v;
+    }
+    request.body = req.body;
+    request.remote_addr = req.remote_addr;
+    Response response;
+    try {
+      response = Dispatch(std::move(request));
+    } catch (...) {
+      response = Text(500, "internal error\n");
+    }
+    res.status = response.status > 0 ? response.status : 500;
+    std::string content_type = "text/plain; charset=utf-8";
+    for (const auto& [name, value] : response.headers) {
+      if (name == "content-type") {
+        content_type = value;
+      } else if (name != "content-length") {
+        res.set_header(name, value);
+      }
+    }
+    res.set_content(response.body, content_type);
+  };
+  server_->Get(".*", bridge);
+  server_->Post(".*", bridge);
+  server_->Put(".*", bridge);
+  server_->Patch(".*", bridge);
+  server_->Delete(".*", bridge);
+  server_->Options(".*", bridge);
+}
+
+Server::~Server() { Stop(); }
+
+void Server::Get(const std::string& path, Handler handler) {
+  Handle("GET", path, std::move(handler));
+}
+
+void Server::Post(const std::string& path, Handler handler) {
+  Handle("POST", path, std::move(handler));
+}
+
+void Server::Handle(const std::string& method, const std::string& path, Handler handler) {
+  Route route;
+  route.method = method;
+  route.prefix = !path.empty() && path.back() == '*';
+  route.path = route.prefix ? path.substr(0, path.size() - 1) : path;
+  route.handler = std::move(handler);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Route& r : routes_) {
+    if (r.method == route.method && r.path == route.path && r.prefix == route.prefix) {
+      r = std::move(route);
+      return;
+    }
+  }
+  routes_.push_back(std::move(route));
+}
+
+Response Server::Dispatch(Request request) const {
+  Handler handler;
+  bool path_known = false;
+  std::string allow;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Route* best = nullptr;
+    for (const Route& r : routes_) {
+      if (!PathMatches(r.path, r.prefix, request.path)) continue;
+      path_known = true;
+      if (r.method != request.method) {
+        if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+        continue;
+      }
+      // Exact routes beat prefixes; longer prefixes beat shorter ones.
+      if (best == nullptr || (best->prefix && !r.prefix) ||
+          (best->prefix && r.prefix && r.path.size() > best->path.size())) {
+        best = &r;
+      }
+    }
+    if (best != nullptr) handler = best->handler;
+  }
+  if (handler) return handler(request);
+  if (path_known) {
+    Response r = Text(405, "method not allowed\n");
+    r.headers["allow"] = allow;
+    return r;
+  }
+  return Text(404, "not found\n");
+}
+
+Status Server::Bind() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return Fail(Code::kFailedPrecondition, "server was stopped");
+  if (bound_) return Fail(Code::kFailedPrecondition, "server is already bound");
+  if (!server_->is_valid()) {
+    return Fail(Code::kInvalidArgument, "cannot load TLS certificate " + options_.tls_cert_file +
+                                            " / key " + options_.tls_key_file);
+  }
+  if (options_.port == 0) {
+    const int port = server_->bind_to_any_port(options_.host);
+    if (port <= 0) return Fail(DiagnoseBindFailure(options_.host, 0));
+    bound_port_ = static_cast<uint16_t>(port);
+  } else {
+    if (!server_->bind_to_port(options_.host, options_.port))
+      return Fail(DiagnoseBindFailure(options_.host, options_.port));
+    bound_port_ = options_.port;
+  }
+  bound_ = true;
+  return Ok();
+}
+
+Status Server::Start() {
+  bool need_bind = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return Fail(Code::kFailedPrecondition, "server was stopped");
+    if (thread_.joinable()) return Fail(Code::kFailedPrecondition, "server is already running");
+    need_bind = !bound_;
+  }
+  if (need_bind) NATSTACK_TRY(Bind());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    StartListenThreadLocked();
+  }
+  // listen_after_bind() marks the server running before it accepts, and httplib's stop() only
+  // works after that: wait for it (microseconds in practice).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server_->is_running()) {
+    if (listen_done_.load()) return Fail(Code::kInternal, "HTTP server on " + BaseUrl() + " exited");
+    if (std::chrono::steady_clock::now() > deadline)
+      return Fail(Code::kDeadlineExceeded, "HTTP server on " + BaseUrl() + " did not start");
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return Ok();
+}
+
+void Server::StartListenThreadLocked() {
+  listen_done_ = false;
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_done_ = true;
+  });
+}
+
+void Server::Stop() {
+  std::lock_guard<std::mutex> stop_lock(stop_mu_);
+  std::thread thread;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_ && !thread_.joinable()) return;
+    stopped_ = true;
+    // httplib closes a bound listening socket only from a running listen loop: run it briefly.
+    if (bound_ && !thread_.joinable()) StartListenThreadLocked();
+    thread = std::move(thread_);
+  }
+  if (!thread.joinable()) return;
+  while (!server_->is_running() && !listen_done_.load()) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  server_->stop();
+  thread.join();
+}
+
+std::string Server::BaseUrl() const {
+  const bool tls = !options_.tls_cert_file.empty();
+  return std::string(tls ? "https://" : "http://") + HostPort(options_.host, BoundPort());
+}
+
+bool Server::IsRunning() const { return server_->is_running(); }
+
+}  // namespace natstack::http

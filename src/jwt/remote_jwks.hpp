@@ -1,0 +1,100 @@
+#pragma once
+/// Keys fetched from an issuer's JWKS URL, kept fresh in the background; and OIDC discovery.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/logger.hpp"
+#include "http/client.hpp"
+#include "jwt/jwk.hpp"
+#include "jwt/verifier.hpp"
+
+namespace natstack::jwt {
+
+/// Reads `<issuer>/.well-known/openid-configuration` (OIDC Discovery §4: a trailing '/' of the
+/// issuer is removed before appending), checks that its "issuer" equals `issuer` exactly
+/// (§4.3) and returns its "jwks_uri" (which must be an http(s) URL).
+/// Errors: the client's (kUnavailable, kDeadlineExceeded...) wrapped with the URL; kUnavailable
+/// for an HTTP status other than 200; kInvalidArgument for a document that is not JSON or lacks
+/// jwks_uri; kFailedPrecondition when the document names another issuer.
+Result<std::string> DiscoverJwksUri(http::Client& client, const std::string& issuer,
+                                    const http::RequestOptions& options = {});
+
+struct RemoteJwksOptions {
+  std::string url;                 ///< the JWKS URL (e.g. from DiscoverJwksUri)
+  http::RequestOptions request;    ///< timeout, ca_file, headers
+  std::chrono::seconds refresh_interval{300};     ///< background refresh period
+  std::chrono::seconds min_refresh_interval{10};  ///< at most one unknown-kid refresh per this
+};
+
+/// Counters and state, for metrics ("JWKS freshness") and tests.
+struct RemoteJwksStats {
+  uint64_t fetches = 0;         ///< fetch attempts (Load and background)
+  uint64_t failures = 0;        ///< attempts that failed (the last good keys stayed in use)
+  uint64_t hints_accepted = 0;  ///< unknown-kid hints that scheduled a refresh
+  uint64_t hints_dropped = 0;   ///< hints refused by the rate limit (or one already pending)
+  std::optional<std::chrono::system_clock::time_point> last_success;  ///< Clock::Now() of it
+  std::string last_error;       ///< empty after a success
+  size_t key_count = 0;
+};
+
+/// A KeySource backed by a JWKS URL.
+///
+/// - Load() fetches synchronously (call it before reporting ready: the first token must not wait
+///   on the network). Its error names the URL and the cause.
+/// - Start() runs a background thread that refreshes every `refresh_interval`, sooner after an
+///   unknown-kid hint (at most once per `min_refresh_interval`, measured from the last fetch
+///   attempt), and retries failures with backoff (min_refresh_interval doubling up to
+///   refresh_interval). A failed fetch (or one whose document has no usable key) keeps the last
+///   good keys and logs a warning.
+/// - Timing uses clock.Monotonic() (a FakeClock drives it in tests; the thread re-reads the clock
+///   at least every 250 ms). Stop()/the destructor wake and join the thread at once, but wait for
+///   a fetch in flight (bounded by the request timeout).
+/// Keys(), OnUnknownKid(), Stats() are thread-safe and never block on the network.
+class RemoteJwks final : public KeySource {
+ public:
+  RemoteJwks(RemoteJwksOptions options, http::Client& client, const Clock& clock, Logger& logger);
+  ~RemoteJwks() override;
+  RemoteJwks(const RemoteJwks&) = delete;
+  RemoteJwks& operator=(const RemoteJwks&) = delete;
+
+  Status Load();
+  void Start();
+  void Stop();
+
+  std::shared_ptr<const Jwks> Keys() const override;
+  void OnUnknownKid(std::string_view kid) const override;
+
+  std::optional<std::chrono::system_clock::time_point> LastSuccess() const;
+  RemoteJwksStats Stats() const;
+  const std::string& url() const { return options_.url; }
+
+ private:
+  Status Fetch();
+  void Run();
+
+  const RemoteJwksOptions options_;
+  http::Client& client_;
+  const Clock& clock_;
+  Logger& logger_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::shared_ptr<const Jwks> keys_;
+  mutable RemoteJwksStats stats_;
+  std::optional<std::chrono::steady_clock::time_point> last_attempt_;
+  mutable bool refresh_requested_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace natstack::jwt

@@ -1,0 +1,306 @@
+#include "jwt/remote_jwks.hpp"
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "http/server.hpp"
+#include "testing/fake_clock.hpp"
+
+namespace natstack::jwt {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+/// Captures log lines (to check what is and is not logged).
+class CaptureLogger final : public Logger {
+ public:
+  void Log(LogLevel level, std::string_view, std::string_view message) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.push_back(std::string(LogLevelName(level)) + " " + std::string(message));
+  }
+  LogLevel MinLevel() const override { return LogLevel::kDebug; }
+  std::string All() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    for (const auto& l : lines_) out += l + "\n";
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+/// A JWKS endpoint whose document and status the test controls, counting hits.
+class JwksEndpoint {
+ public:
+  JwksEndpoint() {
+    server_.Get("/jwks.json", [this](const http::Request&) {
+      ++hits_;
+      std::lock_guard<std::mutex> lock(mu_);
+      return http::Json(status_, body_);
+    });
+    server_.Get("/.well-known/openid-configuration", [this](const http::Request&) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return http::Json(200, discovery_);
+    });
+    EXPECT_TRUE(server_.Start().has_value());
+  }
+  void Set(int status, std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = status;
+    body_ = std::move(body);
+  }
+  void SetDiscovery(std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    discovery_ = std::move(body);
+  }
+  std::string Url() const { return server_.BaseUrl() + "/jwks.json"; }
+  std::string Base() const { return server_.BaseUrl(); }
+  int hits() const { return hits_.load(); }
+  void Stop() { server_.Stop(); }
+
+ private:
+  http::Server server_;
+  std::mutex mu_;
+  int status_ = 200;
+  std::string body_ = R"({"keys":[]})";
+  std::string discovery_ = "{}";
+  std::atomic<int> hits_{0};
+};
+
+const crypto::EvpPkeyPtr& KeyA() {
+  static crypto::EvpPkeyPtr key = *crypto::GenerateEcPkey(crypto::KeyType::kEcP256);
+  return key;
+}
+const crypto::EvpPkeyPtr& KeyB() {
+  static crypto::EvpPkeyPtr key = *crypto::GenerateEcPkey(crypto::KeyType::kEcP256);
+  return key;
+}
+
+std::string JwksOf(std::vector<std::pair<const EVP_PKEY*, std::string>> keys) {
+  json doc = {{"keys", json::array()}};
+  for (const auto& [key, kid] : keys) doc["keys"].push_back(*PublicJwk(key, kid, "ES256"));
+  return doc.dump();
+}
+
+class RemoteJwksTest : public ::testing::Test {
+ protected:
+  RemoteJwksOptions Options() {
+    RemoteJwksOptions o;
+    o.url = endpoint_.Url();
+    o.request.timeout = 2s;
+    return o;
+  }
+  JwksEndpoint endpoint_;
+  http::CurlClient client_;
+  testing::FakeClock clock_;
+  CaptureLogger logger_;
+};
+
+TEST_F(RemoteJwksTest, LoadFetchesKeys) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  EXPECT_TRUE(jwks.Keys()->empty());
+  EXPECT_FALSE(jwks.LastSuccess().has_value());
+  ASSERT_TRUE(jwks.Load().has_value());
+  ASSERT_NE(jwks.Keys()->Find("a"), nullptr);
+  EXPECT_EQ(jwks.LastSuccess(), clock_.Now());
+  const RemoteJwksStats stats = jwks.Stats();
+  EXPECT_EQ(stats.fetches, 1u);
+  EXPECT_EQ(stats.failures, 0u);
+  EXPECT_EQ(stats.key_count, 1u);
+  EXPECT_EQ(endpoint_.hits(), 1);
+}
+
+TEST_F(RemoteJwksTest, LoadErrorsNameTheUrlAndCause) {
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  endpoint_.Set(500, "oops");
+  auto st = jwks.Load();
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kUnavailable);
+  EXPECT_NE(st.error().message.find(endpoint_.Url()), std::string::npos);
+  EXPECT_NE(st.error().message.find("500"), std::string::npos);
+
+  endpoint_.Set(200, "<html>");
+  st = jwks.Load();
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kInvalidArgument);
+  EXPECT_NE(st.error().message.find(endpoint_.Url()), std::string::npos);
+
+  endpoint_.Set(200, R"({"keys":[{"kty":"oct","k":"c2VjcmV0"}]})");
+  st = jwks.Load();
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(jwks.Stats().failures, 3u);
+}
+
+TEST_F(RemoteJwksTest, LoadAgainstAClosedPortIsUnavailable) {
+  endpoint_.Stop();
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  auto st = jwks.Load();
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, Code::kUnavailable);
+  EXPECT_NE(st.error().message.find(endpoint_.Url()), std::string::npos) << st.error().message;
+}
+
+TEST_F(RemoteJwksTest, UnknownKidRefreshIsRateLimited) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  jwks.Start();
+
+  // The IdP rotates in key b.
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}, {KeyB().get(), "b"}}));
+
+  // Right after a fetch: the hint is dropped.
+  jwks.OnUnknownKid("b");
+  EXPECT_EQ(jwks.Stats().hints_dropped, 1u);
+  EXPECT_EQ(jwks.Keys()->Find("b"), nullptr);
+
+  // After min_refresh_interval: one refresh.
+  clock_.Advance(11s);
+  jwks.OnUnknownKid("b");
+  EXPECT_EQ(jwks.Stats().hints_accepted, 1u);
+  ASSERT_TRUE(WaitFor([&] { return jwks.Keys()->Find("b") != nullptr; }));
+  EXPECT_EQ(endpoint_.hits(), 2);
+
+  // A storm of unknown kids right after it fetches nothing more.
+  for (int i = 0; i < 100; ++i) jwks.OnUnknownKid("forged-" + std::to_string(i));
+  EXPECT_EQ(jwks.Stats().hints_accepted, 1u);
+  EXPECT_EQ(jwks.Stats().hints_dropped, 101u);
+  EXPECT_EQ(endpoint_.hits(), 2);
+  jwks.Stop();
+}
+
+TEST_F(RemoteJwksTest, RefreshesPeriodically) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwksOptions options = Options();
+  options.refresh_interval = 300s;
+  RemoteJwks jwks(options, client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  jwks.Start();
+  endpoint_.Set(200, JwksOf({{KeyB().get(), "b"}}));
+  clock_.Advance(299s);
+  clock_.Advance(1s);
+  ASSERT_TRUE(WaitFor([&] { return jwks.Keys()->Find("b") != nullptr; }));
+  EXPECT_EQ(jwks.Keys()->Find("a"), nullptr);  // a key removed by the IdP goes away
+  EXPECT_EQ(jwks.Stats().fetches, 2u);
+}
+
+TEST_F(RemoteJwksTest, StartWithoutKeysFetchesAtOnce) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  jwks.Start();
+  ASSERT_TRUE(WaitFor([&] { return !jwks.Keys()->empty(); }));
+}
+
+TEST_F(RemoteJwksTest, FailuresKeepTheLastGoodKeys) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  const auto loaded_at = *jwks.LastSuccess();
+  jwks.Start();
+
+  endpoint_.Set(200, R"({"keys":[]})");  // an IdP that suddenly publishes nothing usable
+  clock_.Advance(11s);
+  jwks.OnUnknownKid("x");
+  ASSERT_TRUE(WaitFor([&] { return jwks.Stats().failures == 1; }));
+  EXPECT_NE(jwks.Keys()->Find("a"), nullptr);
+
+  endpoint_.Stop();  // the IdP goes away
+  clock_.Advance(11s);
+  jwks.OnUnknownKid("x");
+  ASSERT_TRUE(WaitFor([&] { return jwks.Stats().failures == 2; }));
+  EXPECT_NE(jwks.Keys()->Find("a"), nullptr);
+  EXPECT_EQ(*jwks.LastSuccess(), loaded_at);
+  EXPECT_FALSE(jwks.Stats().last_error.empty());
+  EXPECT_NE(logger_.All().find("WARN"), std::string::npos);
+  EXPECT_NE(logger_.All().find("still serving the last 1 good keys"), std::string::npos);
+  jwks.Stop();
+}
+
+TEST_F(RemoteJwksTest, StopIsPrompt) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  auto jwks = std::make_unique<RemoteJwks>(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(jwks->Load().has_value());
+  jwks->Start();
+  const auto start = std::chrono::steady_clock::now();
+  jwks.reset();  // destructor stops and joins
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST_F(RemoteJwksTest, VerifierPicksUpARotatedKey) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  jwks.Start();
+  VerifierConfig config;
+  config.issuer = "https://issuer.test/";
+  config.audiences = {"natstack"};
+  config.algorithms = {"ES256"};
+  OidcVerifier verifier(config, jwks, clock_);
+  const json claims = {{"iss", config.issuer},
+                       {"aud", "natstack"},
+                       {"sub", "alice"},
+                       {"exp", clock_.UnixSeconds() + 3600}};
+  auto token = SignJws({{"alg", "ES256"}, {"kid", "b"}}, claims, KeyB().get());
+  ASSERT_TRUE(token.has_value());
+
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}, {KeyB().get(), "b"}}));
+  clock_.Advance(11s);
+  auto first = verifier.Verify(*token);
+  ASSERT_FALSE(first.has_value());
+  EXPECT_EQ(first.error().reason, Refusal::kUnknownKey);
+  ASSERT_TRUE(WaitFor([&] { return jwks.Keys()->Find("b") != nullptr; }));
+  EXPECT_TRUE(verifier.Verify(*token).has_value());
+  EXPECT_EQ(logger_.All().find(*token), std::string::npos);
+}
+
+TEST_F(RemoteJwksTest, Discovery) {
+  const std::string issuer = endpoint_.Base() + "/";
+  endpoint_.SetDiscovery(json{{"issuer", issuer}, {"jwks_uri", endpoint_.Url()}}.dump());
+  auto uri = DiscoverJwksUri(client_, issuer);
+  ASSERT_TRUE(uri.has_value()) << uri.error().ToString();
+  EXPECT_EQ(*uri, endpoint_.Url());
+
+  // The document must name exactly the issuer asked for.
+  auto mismatch = DiscoverJwksUri(client_, endpoint_.Base());  // no trailing slash
+  ASSERT_FALSE(mismatch.has_value());
+  EXPECT_EQ(mismatch.error().code, Code::kFailedPrecondition);
+
+  endpoint_.SetDiscovery(json{{"issuer", issuer}}.dump());
+  EXPECT_EQ(DiscoverJwksUri(client_, issuer).error().code, Code::kInvalidArgument);
+  endpoint_.SetDiscovery(json{{"issuer", issuer}, {"jwks_uri", "file:///etc/passwd"}}.dump());
+  EXPECT_EQ(DiscoverJwksUri(client_, issuer).error().code, Code::kInvalidArgument);
+  endpoint_.SetDiscovery("not json");
+  EXPECT_EQ(DiscoverJwksUri(client_, issuer).error().code, Code::kInvalidArgument);
+
+  auto not_found = DiscoverJwksUri(client_, endpoint_.Base() + "/tenant/");
+  ASSERT_FALSE(not_found.has_value());
+  EXPECT_EQ(not_found.error().code, Code::kUnavailable);
+  EXPECT_NE(not_found.error().message.find("/tenant/.well-known/openid-configuration"),
+            std::string::npos);
+
+  endpoint_.Stop();
+  auto down = DiscoverJwksUri(client_, issuer);
+  ASSERT_FALSE(down.has_value());
+  EXPECT_EQ(down.error().code, Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace natstack::jwt

@@ -1,0 +1,142 @@
+#pragma once
+/// OpenID Connect token verification: a compact JWS signed by an asymmetric key from the
+/// issuer's JWKS, with the registered claims checked (RFC 7519 §4.1, OIDC Core §3.1.3.7).
+///
+/// What is never accepted, whatever the configuration says: "alg":"none", HMAC algorithms (HS*),
+/// symmetric JWKs, an algorithm that does not fit the key's type, "crit" header parameters.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "jwt/jwk.hpp"
+#include "jwt/jws.hpp"
+
+namespace natstack::jwt {
+
+/// Why a token was refused. The names (RefusalName) are stable: metrics labels and logs use them.
+enum class Refusal {
+  kMalformed,            ///< "malformed": not a compact JWS of JSON objects, bad claim types, too large, crit
+  kAlgorithmNotAllowed,  ///< "algorithm_not_allowed": not in the allow-list, none/HS*, or alg ≠ key type
+  kUnknownIssuer,        ///< "unknown_issuer": no configured issuer (MultiIssuerVerifier)
+  kUnknownKey,           ///< "unknown_key": kid not in the JWKS (or no kid and not exactly one fitting key)
+  kBadSignature,         ///< "bad_signature"
+  kWrongIssuer,          ///< "wrong_issuer": iss is not this verifier's issuer
+  kWrongAudience,        ///< "wrong_audience": no aud value is an accepted audience
+  kExpired,              ///< "expired": now >= exp + leeway
+  kNotYetValid,          ///< "not_yet_valid": now < nbf - leeway, or iat > now + leeway
+  kTooOld,               ///< "too_old": now - iat > max_age + leeway
+  kMissingClaim,         ///< "missing_claim": no iss, sub, aud or exp (or iat with max_age)
+  kKeysUnavailable,      ///< "keys_unavailable": the key source has no keys (JWKS never loaded)
+};
+
+std::string_view RefusalName(Refusal reason);
+
+/// A refusal. `detail` is for logs: it names claims, kids and algorithms (bounded, printable) but
+/// never contains the token or key material.
+struct TokenError {
+  Refusal reason;
+  std::string detail;
+};
+
+struct VerifiedToken {
+  std::string issuer;
+  std::string subject;
+  std::string kid;
+  std::string algorithm;
+  std::vector<std::string> audience;  ///< aud as a list (a string aud becomes one element)
+  int64_t issued_at = 0;              ///< 0 when the token has no iat
+  int64_t expires_at = 0;
+  nlohmann::json claims;              ///< the whole payload
+};
+
+/// Where a verifier gets keys from.
+class KeySource {
+ public:
+  virtual ~KeySource() = default;
+  /// The current key set; never null (an empty set before the first load). Must never block on
+  /// the network. Thread-safe.
+  virtual std::shared_ptr<const Jwks> Keys() const = 0;
+  /// A token named a kid the current set does not have: a hint to refresh soon. Sources rate-limit
+  /// this themselves; it must return at once. Thread-safe. (const: verifiers hold a const
+  /// KeySource& and a hint does not change what Keys() returns now.)
+  virtual void OnUnknownKid(std::string_view kid) const {}
+};
+
+/// A fixed key set (tests, keys from configuration). Replace() swaps it atomically (rotation in
+/// tests). Counts unknown-kid hints.
+class StaticJwks final : public KeySource {
+ public:
+  StaticJwks() : StaticJwks(Jwks()) {}
+  explicit StaticJwks(Jwks jwks);
+  std::shared_ptr<const Jwks> Keys() const override;
+  void OnUnknownKid(std::string_view kid) const override;
+  void Replace(Jwks jwks);
+  int unknown_kid_hints() const { return hints_.load(); }
+
+ private:
+  std::atomic<std::shared_ptr<const Jwks>> keys_;
+  mutable std::atomic<int> hints_{0};
+};
+
+struct VerifierConfig {
+  std::string issuer;                            ///< exact match with "iss"
+  std::vector<std::string> audiences;            ///< one of them must be in "aud"
+  std::vector<std::string> algorithms{"RS256"};  ///< allow-list; names outside the supported set are ignored
+  std::chrono::seconds leeway{30};               ///< clock skew allowed on exp, nbf and iat
+  std::optional<std::chrono::seconds> max_age;   ///< refuse tokens issued longer ago (needs iat)
+  size_t max_token_bytes = kDefaultMaxTokenBytes;
+};
+
+/// Checks a configuration the way a config parser should, before building a verifier:
+/// kInvalidArgument naming the problem (empty issuer, no audiences, an algorithm that is not
+/// supported — "none" and HS* are named as never allowed —, negative leeway or max_age).
+Status ValidateVerifierConfig(const VerifierConfig& config);
+
+/// Verifies tokens of one issuer. Thread-safe (const); `keys` and `clock` must outlive it.
+class OidcVerifier {
+ public:
+  OidcVerifier(VerifierConfig config, const KeySource& keys, const Clock& clock);
+
+  /// Checks, in order: structure and size → alg in the allow-list → iss → kid/key (and alg fits
+  /// the key) → signature → aud → exp (required) → nbf → iat/max_age → sub (required).
+  /// An unknown kid calls keys.OnUnknownKid(kid).
+  tl::expected<VerifiedToken, TokenError> Verify(std::string_view token) const;
+
+  const VerifierConfig& config() const { return config_; }
+
+ private:
+  VerifierConfig config_;
+  const KeySource& keys_;
+  const Clock& clock_;
+};
+
+/// The "iss" a token claims, read without verifying anything (to pick a verifier). kMalformed
+/// when the token does not parse, kMissingClaim when it has no string iss.
+tl::expected<std::string, TokenError> PeekIssuer(std::string_view token,
+                                                 size_t max_token_bytes = kDefaultMaxTokenBytes);
+
+/// Several issuers: picks the verifier whose issuer equals the token's (unverified) iss, so a
+/// token from an unconfigured issuer is refused (kUnknownIssuer) before any key lookup or network
+/// call. Holds pointers: the verifiers must outlive it. Thread-safe.
+class MultiIssuerVerifier {
+ public:
+  explicit MultiIssuerVerifier(std::vector<const OidcVerifier*> verifiers);
+  tl::expected<VerifiedToken, TokenError> Verify(std::string_view token) const;
+
+ private:
+  std::vector<const OidcVerifier*> verifiers_;
+  size_t max_token_bytes_ = kDefaultMaxTokenBytes;
+};
+
+}  // namespace natstack::jwt

@@ -1,0 +1,74 @@
+#pragma once
+/// A whole natstack stack for integration tests: `natstack up --detach` on a private block of
+/// loopback addresses (127.0.B.1-3 for the nodes, 127.0.B.4 for the IdP) and a temporary state
+/// directory, stopped with `natstack down` and removed afterwards. Test-only.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace natstack::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  ///< stdout and stderr together
+  double seconds = 0;
+};
+
+/// Runs `natstack ARGS...` (the binary under test) to completion with a deadline; extra
+/// environment entries ("K=V") are added. Input is /dev/null unless `stdin_text` is given.
+CommandResult RunNatstack(const std::vector<std::string>& args,
+                          std::chrono::seconds timeout = std::chrono::seconds(120),
+                          const std::vector<std::string>& env = {},
+                          const std::string& stdin_text = "");
+
+/// A fresh temporary directory, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+/// Picks a block B (10..249) whose standard ports on 127.0.B.1-4 are all free.
+int PickFreeLoopbackBlock();
+
+/// PIDs of live processes whose command line mentions `needle` (e.g. a state directory).
+std::vector<int> ProcessesMentioning(const std::string& needle);
+
+class Stack {
+ public:
+  Stack();
+  ~Stack();  ///< natstack down, then removes the state directory
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  /// natstack up --detach; returns its result (exit code 0 when ready).
+  CommandResult Up(const std::vector<std::string>& extra_args = {});
+  CommandResult Down();
+
+  const std::string& state_dir() const { return dir_.path(); }
+  int block() const { return block_; }
+  std::string NodeHost(int i) const;                ///< i = 1..3
+  std::string ClientUrl(int i) const;               ///< tls://127.0.B.i:4222
+  std::vector<std::string> ClientUrls() const;
+  std::string MonitorUrl(int i) const;              ///< http://127.0.B.i:8222
+  std::string CaFile() const;
+  std::string IdpIssuer() const;                    ///< http://127.0.B.4:9400/
+  std::string IdpKeyFile() const;
+  std::string Addresses() const;                    ///< "127.0.B.1,127.0.B.2,127.0.B.3"
+  std::string IdpListen() const;                    ///< "127.0.B.4:9400"
+
+ private:
+  TempDir dir_;
+  int block_;
+};
+
+}  // namespace natstack::testing
