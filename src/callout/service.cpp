@@ -49,7 +49,7 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
   std::string jwks_uri = c.oidc.jwks_uri;
   if (jwks_uri.empty()) {
     auto discovered = jwt::DiscoverJwksUri(http, c.oidc.issuer, http_options);
-    if (!discovered) return Fail(discovered.error().Wrap("OIDC discovery for " + c.oidc.issuer));
+    if (!discovered) return Fail(discovered.error());
     jwks_uri = *discovered;
   }
   jwt::RemoteJwksOptions jwks_options;

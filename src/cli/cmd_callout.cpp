@@ -43,7 +43,6 @@ void AddCalloutCommand(CLI::App& app, Globals& g, Action& action) {
       http::CurlClient http;
       auto svc = callout::CalloutService::Start(std::move(*config), http, clock, log);
       if (!svc) {
-        log.Error("callout", svc.error().message);
         PrintError("callout serve", svc.error().message);
         return 1;
       }

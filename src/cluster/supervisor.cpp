@@ -350,14 +350,25 @@ void Supervisor::Watch() {
 }
 
 void Supervisor::StopAll() {
-  // Services first (the callout drains its requests), then the nodes, all in parallel.
-  for (auto it = parts_.rbegin(); it != parts_.rend(); ++it) (*it)->process.Signal(SIGTERM);
+  // In reverse start order: the callout drains its requests while the nodes still run; then
+  // the nodes, together.
+  auto is_node = [this](const Part& p) {
+    for (const auto& n : layout_.nodes)
+      if (n.name == p.name) return true;
+    return false;
+  };
   for (auto it = parts_.rbegin(); it != parts_.rend(); ++it)
-    (*it)->process.Stop(std::chrono::seconds(10));
+    if (!is_node(**it)) (*it)->process.Stop(std::chrono::seconds(5));
+  for (auto& p : parts_) p->process.Signal(SIGTERM);
+  for (auto& p : parts_) p->process.Stop(std::chrono::seconds(10));
   parts_.clear();
 }
 
 int Supervisor::Run() {
+  if (auto made = MakeDirs(paths_.dir(), 0700); !made) {
+    std::fprintf(stderr, "natstack up: %s\n", made.error().message.c_str());
+    return 1;
+  }
   auto lock = StateLock::Acquire(paths_);
   if (!lock) {
     std::fprintf(stderr, "natstack up: %s\n", lock.error().message.c_str());

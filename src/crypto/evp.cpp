@@ -1,8 +1,5 @@
 #include "crypto/evp.hpp"
 
-#include <limits>
-#include <memory>
-
 #include <openssl/core_names.h>
 #include <openssl/decoder.h>
 #include <openssl/ec.h>
@@ -13,10 +10,14 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <limits>
+#include <memory>
+
 namespace natstack::crypto {
 namespace {
 
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, OpenSslDeleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
+using ParamBldPtr =
+    std::unique_ptr<OSSL_PARAM_BLD, OpenSslDeleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
 using ParamPtr = std::unique_ptr<OSSL_PARAM, OpenSslDeleter<OSSL_PARAM, OSSL_PARAM_free>>;
 using DecoderCtxPtr =
     std::unique_ptr<OSSL_DECODER_CTX, OpenSslDeleter<OSSL_DECODER_CTX, OSSL_DECODER_CTX_free>>;
@@ -188,9 +189,8 @@ size_t EcCoordinateSize(KeyType type) {
 Result<EvpPkeyPtr> LoadPublicKeyPem(std::string_view pem) {
   if (pem.empty()) return Fail(Code::kInvalidArgument, "empty public key PEM");
   EVP_PKEY* raw = nullptr;
-  DecoderCtxPtr ctx(OSSL_DECODER_CTX_new_for_pkey(&raw, "PEM", nullptr, nullptr,
-                                                  OSSL_KEYMGMT_SELECT_PUBLIC_KEY, nullptr,
-                                                  nullptr));
+  DecoderCtxPtr ctx(OSSL_DECODER_CTX_new_for_pkey(
+      &raw, "PEM", nullptr, nullptr, OSSL_KEYMGMT_SELECT_PUBLIC_KEY, nullptr, nullptr));
   if (!ctx) return Fail(OpenSslError("creating a PEM decoder"));
   const unsigned char* data = Bytes(pem);
   size_t len = pem.size();
@@ -431,8 +431,8 @@ Status VerifySignature(const EVP_PKEY* key, Digest digest, std::string_view data
 
 Result<std::string> EcdsaRawToDer(std::string_view raw, size_t coordinate_size) {
   if (coordinate_size == 0 || raw.size() != 2 * coordinate_size) {
-    return Fail(Code::kInvalidArgument, "ECDSA signature must be " +
-                                            std::to_string(2 * coordinate_size) + " bytes");
+    return Fail(Code::kInvalidArgument,
+                "ECDSA signature must be " + std::to_string(2 * coordinate_size) + " bytes");
   }
   BignumPtr r = BignumFromBytes(raw.substr(0, coordinate_size));
   BignumPtr s = BignumFromBytes(raw.substr(coordinate_size));

@@ -54,9 +54,8 @@ class Client {
   /// Any method ("HEAD", "PUT", "DELETE", "PATCH", ...). The default implementation handles
   /// "GET" and "POST" through Get/Post and fails others with kInvalidArgument, so fakes need only
   /// implement Get and Post.
-  virtual Result<Response> Send(const std::string& method, const std::string& url,
-                                std::string body, std::string content_type,
-                                const RequestOptions& options = {});
+  virtual Result<Response> Send(const std::string& method, const std::string& url, std::string body,
+                                std::string content_type, const RequestOptions& options = {});
 };
 
 /// Client over libcurl. One easy handle per request (no shared state), so it is thread-safe and

@@ -1,8 +1,8 @@
+#include <curl/curl.h>
+
 #include <cctype>
 #include <memory>
 #include <mutex>
-
-#include <curl/curl.h>
 
 #include "http/client.hpp"
 
@@ -49,8 +49,8 @@ std::string Lower(std::string s) {
 
 std::string Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' ||
-                        s.back() == '\n')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
     s.remove_suffix(1);
   }
   return std::string(s);
@@ -100,8 +100,8 @@ size_t WriteHeader(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
-Error CurlError(CURLcode rc, const std::string& method, const std::string& url,
-                const char* errbuf, const Transfer& transfer, size_t max_body) {
+Error CurlError(CURLcode rc, const std::string& method, const std::string& url, const char* errbuf,
+                const Transfer& transfer, size_t max_body) {
   const std::string where = method + " " + RedactUrl(url);
   std::string reason = curl_easy_strerror(rc);
   if (errbuf[0] != '\0') reason += std::string(" (") + errbuf + ")";
@@ -124,14 +124,6 @@ Error CurlError(CURLcode rc, const std::string& method, const std::string& url,
 }
 
 }  // namespace
-
-Result<Response> Client::Send(const std::string& method, const std::string& url,
-                              std::string body, std::string content_type,
-                              const RequestOptions& options) {
-  if (method == "GET") return Get(url, options);
-  if (method == "POST") return Post(url, std::move(body), std::move(content_type), options);
-  return Fail(Code::kInvalidArgument, "this HTTP client does not support " + method);
-}
 
 CurlClient::CurlClient(std::string user_agent) : user_agent_(std::move(user_agent)) {
   (void)EnsureCurlInitialized();  // checked again (cheaply) on every request

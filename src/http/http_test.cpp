@@ -1,10 +1,3 @@
-#include <condition_variable>
-#include <cstdio>
-#include <filesystem>
-#include <memory>
-#include <mutex>
-#include <string>
-
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -12,6 +5,13 @@
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
 
 #include "core/file.hpp"
 #include "http/client.hpp"
@@ -182,8 +182,7 @@ TEST(HttpClientTest, RefusedPortIsUnavailableAndNamesTheUrl) {
   ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   socklen_t len = sizeof addr;
   ASSERT_EQ(::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  const std::string url =
-      "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/jwks.json";
+  const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/jwks.json";
   CurlClient client;
   auto r = client.Get(url);
   ::close(sock);
@@ -222,8 +221,8 @@ struct TestCert {
 
 TestCert MakeSelfSignedCert() {
   TestCert out;
-  out.dir = std::filesystem::temp_directory_path() /
-            ("natstack-http-test-" + std::to_string(::getpid()));
+  out.dir =
+      std::filesystem::temp_directory_path() / ("natstack-http-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(out.dir);
   out.cert_file = out.dir + "/cert.pem";
   out.key_file = out.dir + "/key.pem";
@@ -242,9 +241,8 @@ TestCert MakeSelfSignedCert() {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
-  for (const auto& [nid, value] :
-       std::vector<std::pair<int, const char*>>{{NID_subject_alt_name, "IP:127.0.0.1"},
-                                                {NID_basic_constraints, "critical,CA:TRUE"}}) {
+  for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
+           {NID_subject_alt_name, "IP:127.0.0.1"}, {NID_basic_constraints, "critical,CA:TRUE"}}) {
     X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
     X509_add_ext(x, ext, -1);
     X509_EXTENSION_free(ext);

@@ -1,16 +1,16 @@
 #include "http/server.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <exception>
-
 #include <fcntl.h>
+#include <httplib.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <httplib.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <system_error>
 
 namespace natstack::http {
 namespace {
@@ -39,11 +39,10 @@ Error DiagnoseBindFailure(const std::string& host, uint16_t port) {
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* result = nullptr;
   const std::string service = std::to_string(port);
-  const int gai = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints,
-                                &result);
+  const int gai =
+      ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &result);
   if (gai != 0) {
-    return Error{Code::kInvalidArgument,
-                 "cannot listen on " + where + ": " + ::gai_strerror(gai)};
+    return Error{Code::kInvalidArgument, "cannot listen on " + where + ": " + ::gai_strerror(gai)};
   }
   int err = 0;
   for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
@@ -66,14 +65,14 @@ Error DiagnoseBindFailure(const std::string& host, uint16_t port) {
   switch (err) {
     case EADDRINUSE: return Error{Code::kAlreadyExists, where + " is already in use"};
     case EACCES:
-    case EPERM:
-      return Error{Code::kPermissionDenied, "not allowed to listen on " + where};
+    case EPERM: return Error{Code::kPermissionDenied, "not allowed to listen on " + where};
     case EADDRNOTAVAIL:
       return Error{Code::kInvalidArgument,
                    "cannot listen on " + where + ": address not available on this host"};
     case 0: return Error{Code::kUnavailable, "cannot listen on " + where + " (transient failure)"};
     default:
-      return Error{Code::kInternal, "cannot listen on " + where + ": " + std::strerror(err)};
+      return Error{Code::kInternal, "cannot listen on " + where + ": " +
+                                        std::error_code(err, std::generic_category()).message()};
   }
 }
 
@@ -113,7 +112,7 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
   server_->set_write_timeout(options_.write_timeout);
   server_->set_keep_alive_timeout(5);
   server_->set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
         res.status = 500;
         res.set_content("internal error\n", "text/plain; charset=utf-8");
       });
@@ -134,7 +133,7 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
     request.remote_addr = req.remote_addr;
     Response response;
     try {
-      response = Dispatch(std::move(request));
+      response = Dispatch(request);
     } catch (...) {
       response = Text(500, "internal error\n");
     }
@@ -183,7 +182,7 @@ void Server::Handle(const std::string& method, const std::string& path, Handler 
   routes_.push_back(std::move(route));
 }
 
-Response Server::Dispatch(Request request) const {
+Response Server::Dispatch(const Request& request) const {
   Handler handler;
   bool path_known = false;
   std::string allow;
@@ -194,7 +193,8 @@ Response Server::Dispatch(Request request) const {
       if (!PathMatches(r.path, r.prefix, request.path)) continue;
       path_known = true;
       if (r.method != request.method) {
-        if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+        if (allow.find(r.method) == std::string::npos)
+          allow += (allow.empty() ? "" : ", ") + r.method;
         continue;
       }
       // Exact routes beat prefixes; longer prefixes beat shorter ones.
@@ -252,7 +252,8 @@ Status Server::Start() {
   // works after that: wait for it (microseconds in practice).
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!server_->is_running()) {
-    if (listen_done_.load()) return Fail(Code::kInternal, "HTTP server on " + BaseUrl() + " exited");
+    if (listen_done_.load())
+      return Fail(Code::kInternal, "HTTP server on " + BaseUrl() + " exited");
     if (std::chrono::steady_clock::now() > deadline)
       return Fail(Code::kDeadlineExceeded, "HTTP server on " + BaseUrl() + " did not start");
     std::this_thread::sleep_for(std::chrono::microseconds(200));

@@ -31,9 +31,9 @@ namespace natstack::http {
 
 /// What a handler sees.
 struct Request {
-  std::string method;  ///< "GET", "POST", ... ("GET" also for HEAD requests)
-  std::string path;    ///< without the query string
-  std::map<std::string, std::string> query;    ///< decoded; the last value wins
+  std::string method;                        ///< "GET", "POST", ... ("GET" also for HEAD requests)
+  std::string path;                          ///< without the query string
+  std::map<std::string, std::string> query;  ///< decoded; the last value wins
   std::map<std::string, std::string> headers;  ///< names lower-cased
   std::string body;
   std::string remote_addr;
@@ -44,8 +44,8 @@ struct Request {
 using Handler = std::function<Response(const Request&)>;
 
 /// Helpers for handlers.
-Response Text(int status, std::string body);                  ///< text/plain; charset=utf-8
-Response Json(int status, std::string body);                  ///< application/json
+Response Text(int status, std::string body);  ///< text/plain; charset=utf-8
+Response Json(int status, std::string body);  ///< application/json
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -97,7 +97,7 @@ class Server {
     bool prefix = false;
     Handler handler;
   };
-  Response Dispatch(Request request) const;
+  Response Dispatch(const Request& request) const;
   void StartListenThreadLocked();
 
   ServerOptions options_;

@@ -1,14 +1,15 @@
 #include "idp/dev_issuer.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
-#include <unistd.h>
+#include <system_error>
 
 #include "core/base64.hpp"
 #include "core/file.hpp"
@@ -59,7 +60,8 @@ Result<crypto::EvpPkeyPtr> LoadOrCreateKey(const std::string& key_file) {
     ::unlink(tmp.c_str());
     if (linked == 0) return key;
     if (err != EEXIST) {
-      return Fail(Code::kInternal, "cannot create " + key_file + ": " + std::strerror(err));
+      return Fail(Code::kInternal, "cannot create " + key_file + ": " +
+                                       std::error_code(err, std::generic_category()).message());
     }
     // Someone else created it first: use theirs.
   }
@@ -149,7 +151,8 @@ std::string DevIssuer::DiscoveryJson() const {
   return doc.dump();
 }
 
-Result<std::unique_ptr<DevIssuerServer>> DevIssuerServer::Start(DevIssuerServerOptions options) {
+Result<std::unique_ptr<DevIssuerServer>> DevIssuerServer::Start(
+    const DevIssuerServerOptions& options) {
   std::unique_ptr<DevIssuerServer> out(new DevIssuerServer());
   http::ServerOptions server_options;
   server_options.host = options.host;

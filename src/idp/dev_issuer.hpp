@@ -3,14 +3,14 @@
 /// machine. It mints tokens for a user name and publishes its discovery document and JWKS.
 /// Not for production: anyone who can run `Mint` (or read the key file) can be anyone.
 
+#include <openssl/evp.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -70,8 +70,8 @@ class DevIssuer {
 
 struct DevIssuerServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;      ///< 0 = ephemeral
-  std::string key_file;   ///< see DevIssuer::LoadOrCreate
+  uint16_t port = 0;     ///< 0 = ephemeral
+  std::string key_file;  ///< see DevIssuer::LoadOrCreate
   std::string audience;
   /// Empty = "http://<host>:<bound port>/" (known only after binding, so port 0 works).
   std::string issuer_url;
@@ -86,7 +86,7 @@ class DevIssuerServer {
  public:
   /// Binds, loads or creates the key, and serves. Errors: the server's (kAlreadyExists when the
   /// port is in use...) and LoadOrCreate's.
-  static Result<std::unique_ptr<DevIssuerServer>> Start(DevIssuerServerOptions options);
+  static Result<std::unique_ptr<DevIssuerServer>> Start(const DevIssuerServerOptions& options);
   /// Serves an existing issuer on host:port (its issuer URL should point there).
   static Result<std::unique_ptr<DevIssuerServer>> Start(DevIssuer issuer, std::string host,
                                                         uint16_t port);

@@ -1,12 +1,12 @@
 #include "idp/dev_issuer.hpp"
 
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <thread>
-
-#include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include "core/file.hpp"
 #include "http/client.hpp"
@@ -132,7 +132,8 @@ DevIssuer* MintTest::issuer_ = nullptr;
 TEST_F(MintTest, MintedTokenVerifies) {
   jwt::StaticJwks keys(*jwt::Jwks::Parse(issuer_->JwksJson()));
   jwt::OidcVerifier verifier(ConfigFor(*issuer_), keys, clock_);
-  const std::string token = issuer_->Mint("alice", 15min, clock_, {{"email", "alice@example.test"}});
+  const std::string token =
+      issuer_->Mint("alice", 15min, clock_, {{"email", "alice@example.test"}});
   auto r = verifier.Verify(token);
   ASSERT_TRUE(r.has_value()) << r.error().detail;
   EXPECT_EQ(r->subject, "alice");
@@ -160,9 +161,14 @@ TEST_F(MintTest, MintedTokenVerifies) {
 }
 
 TEST_F(MintTest, ExtraClaimsCannotOverrideRegisteredOnes) {
-  const json extra = {{"iss", "https://evil/"}, {"sub", "root"}, {"aud", "other"},
-                      {"iat", 1},               {"nbf", 1},      {"exp", 99999999999},
-                      {"jti", "fixed"},         {"groups", json::array({"admins"})}};
+  const json extra = {{"iss", "https://evil/"},
+                      {"sub", "root"},
+                      {"aud", "other"},
+                      {"iat", 1},
+                      {"nbf", 1},
+                      {"exp", 99999999999},
+                      {"jti", "fixed"},
+                      {"groups", json::array({"admins"})}};
   auto parsed = jwt::ParseCompactJws(issuer_->Mint("bob", 60s, clock_, extra));
   ASSERT_TRUE(parsed.has_value());
   const json& c = parsed->payload;
@@ -175,8 +181,8 @@ TEST_F(MintTest, ExtraClaimsCannotOverrideRegisteredOnes) {
   EXPECT_EQ(c["jti"], "fixed");
   EXPECT_EQ(c["groups"], json::array({"admins"}));
   // A non-object extra is ignored.
-  EXPECT_TRUE(jwt::ParseCompactJws(issuer_->Mint("bob", 60s, clock_, json::array({1})))
-                  .has_value());
+  EXPECT_TRUE(
+      jwt::ParseCompactJws(issuer_->Mint("bob", 60s, clock_, json::array({1}))).has_value());
 }
 
 TEST_F(MintTest, JwksAndDiscoveryDocuments) {
@@ -316,8 +322,8 @@ TEST_F(DevIssuerServerTest, PortInUseIsAlreadyExists) {
 TEST(DevIssuerServerPathTest, IssuerWithAPathServesUnderIt) {
   TempDir dir;
   ASSERT_TRUE(WriteFileAtomic(dir.File("k.pem"), SharedKeyPem(), 0600).has_value());
-  auto issuer = DevIssuer::LoadOrCreate(dir.File("k.pem"), "http://127.0.0.1:1/realms/dev",
-                                        kAudience);
+  auto issuer =
+      DevIssuer::LoadOrCreate(dir.File("k.pem"), "http://127.0.0.1:1/realms/dev", kAudience);
   ASSERT_TRUE(issuer.has_value());
   auto server = DevIssuerServer::Start(*issuer, "127.0.0.1", 0);
   ASSERT_TRUE(server.has_value());

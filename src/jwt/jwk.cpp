@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/base64.hpp"
+#include "jwt/jws.hpp"
 
 namespace natstack::jwt {
 namespace {
@@ -21,7 +22,8 @@ Result<std::string> Member(const json& object, const char* name) {
   if (it == object.end() || !it->is_string())
     return Fail(Code::kInvalidArgument, std::string("missing \"") + name + "\"");
   auto decoded = Base64UrlDecode(it->get_ref<const std::string&>());
-  if (!decoded) return Fail(Code::kInvalidArgument, std::string("\"") + name + "\" is not base64url");
+  if (!decoded)
+    return Fail(Code::kInvalidArgument, std::string("\"") + name + "\" is not base64url");
   return std::move(*decoded);
 }
 
@@ -103,7 +105,8 @@ Result<Jwk> ParseJwk(const json& object) {
     jwk.key = Share(std::move(key));
   } else if (jwk.kty == "OKP") {
     const std::string crv = OptionalString(object, "crv");
-    if (crv != "Ed25519") return Fail(Code::kInvalidArgument, "unsupported curve " + Printable(crv));
+    if (crv != "Ed25519")
+      return Fail(Code::kInvalidArgument, "unsupported curve " + Printable(crv));
     NATSTACK_ASSIGN_OR_RETURN(std::string x, Member(object, "x"));
     NATSTACK_ASSIGN_OR_RETURN(crypto::EvpPkeyPtr key, crypto::Ed25519PublicKeyFromRaw(x));
     jwk.type = KeyType::kEd25519;
@@ -161,10 +164,10 @@ Result<std::string> JwkThumbprint(const EVP_PKEY* key) {
   // object is a sorted std::map and dump() without indent emits no whitespace.
   json required = json::object();
   const std::string kty = jwk["kty"].get<std::string>();
-  const std::vector<const char*> members =
-      kty == "RSA" ? std::vector<const char*>{"e", "kty", "n"}
-      : kty == "EC" ? std::vector<const char*>{"crv", "kty", "x", "y"}
-                    : std::vector<const char*>{"crv", "kty", "x"};
+  const std::vector<const char*> members = kty == "RSA" ? std::vector<const char*>{"e", "kty", "n"}
+                                           : kty == "EC"
+                                               ? std::vector<const char*>{"crv", "kty", "x", "y"}
+                                               : std::vector<const char*>{"crv", "kty", "x"};
   for (const char* m : members) required[m] = jwk[m];
   NATSTACK_ASSIGN_OR_RETURN(std::string digest,
                             crypto::ComputeDigest(crypto::Digest::kSha256, required.dump()));
@@ -172,6 +175,8 @@ Result<std::string> JwkThumbprint(const EVP_PKEY* key) {
 }
 
 Result<Jwks> Jwks::Parse(std::string_view text) {
+  if (JsonNestingDepth(text) > kMaxJsonDepth)
+    return Fail(Code::kInvalidArgument, "JWKS is nested too deeply");
   json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Fail(Code::kInvalidArgument, "JWKS is not valid JSON");
   if (!doc.is_object()) return Fail(Code::kInvalidArgument, "JWKS is not a JSON object");

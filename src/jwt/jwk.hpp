@@ -3,14 +3,14 @@
 /// EC P-256/P-384/P-521 (§6.2) and Ed25519 OKP (RFC 8037). Symmetric ("oct") keys are never
 /// accepted: a verifier that trusts a JWKS must not be handed an HMAC secret.
 
+#include <openssl/evp.h>
+
 #include <cstddef>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include "core/error.hpp"
 #include "crypto/evp.hpp"
@@ -56,9 +56,10 @@ class Jwks {
   Jwks() = default;
 
   /// Parses a JWKS document ({"keys":[...]}). kInvalidArgument when the text is not JSON, not an
-  /// object, or has no "keys" array. Individual keys that cannot be used are skipped (see
-  /// ParseJwk) and listed in skipped(); so are duplicate non-empty kids (the first wins) and keys beyond
-  /// kMaxJwksKeys. A document whose keys are all skipped parses to an empty set.
+  /// object, nested deeper than kMaxJsonDepth, or has no "keys" array. Individual keys that cannot
+  /// be used are skipped (see ParseJwk) and listed in skipped(); so are duplicate non-empty kids
+  /// (the first wins) and keys beyond kMaxJwksKeys. A document whose keys are all skipped parses to
+  /// an empty set.
   static Result<Jwks> Parse(std::string_view json);
 
   /// A set from already-built keys (tests, fixed keys). Duplicate non-empty kids: the first wins.

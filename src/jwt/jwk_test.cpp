@@ -12,14 +12,17 @@ using nlohmann::json;
 
 // RFC 7638 §3.1 example key.
 constexpr const char* kRfc7638N =
-    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebW"
-    "KRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQM"
-    "icAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcR"
+    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"
+    "BJECPebW"
+    "KRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
+    "FDW2QvzqY368QQM"
+    "icAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+    "bFTWhAI4vMQFh6WeZu0fM4lFd2NcR"
     "wr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
 
 TEST(JwkTest, Rfc7638Thumbprint) {
-  auto jwk = ParseJwk(json{{"kty", "RSA"}, {"n", kRfc7638N}, {"e", "AQAB"}, {"alg", "RS256"},
-                           {"kid", "2011-04-29"}});
+  auto jwk = ParseJwk(json{
+      {"kty", "RSA"}, {"n", kRfc7638N}, {"e", "AQAB"}, {"alg", "RS256"}, {"kid", "2011-04-29"}});
   ASSERT_TRUE(jwk.has_value()) << jwk.error().message;
   EXPECT_EQ(jwk->type, crypto::KeyType::kRsa);
   auto thumb = JwkThumbprint(jwk->key.get());
@@ -93,28 +96,32 @@ TEST(JwksTest, ParsesRealWorldShapedSet) {
 }
 
 TEST(JwksTest, RefusesDocumentsThatAreNotAJwks) {
-  for (const char* text : {"", "garbage", "[]", "{}", R"({"keys":{}})", R"({"keys":"x"})", "null",
-                           R"({"keys":[)"}) {
+  for (const char* text :
+       {"", "garbage", "[]", "{}", R"({"keys":{}})", R"({"keys":"x"})", "null", R"({"keys":[)"}) {
     auto jwks = Jwks::Parse(text);
     ASSERT_FALSE(jwks.has_value()) << text;
     EXPECT_EQ(jwks.error().code, Code::kInvalidArgument);
   }
+  const std::string deep =
+      R"({"keys":[],"x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_EQ(Jwks::Parse(deep).error().code, Code::kInvalidArgument);
   auto empty = Jwks::Parse(R"({"keys":[]})");
   ASSERT_TRUE(empty.has_value());
   EXPECT_TRUE(empty->empty());
 }
 
 TEST(JwksTest, SkipsKeysWithMissingOrBadMembers) {
-  json doc = {{"keys", json::array({
-                           {{"kty", "RSA"}, {"kid", "no-n"}, {"e", "AQAB"}},
-                           {{"kty", "RSA"}, {"kid", "no-e"}, {"n", kRfc7638N}},
-                           {{"kty", "RSA"}, {"kid", "bad-b64"}, {"n", "!!!"}, {"e", "AQAB"}},
-                           {{"kty", "RSA"}, {"kid", 7}, {"n", kRfc7638N}, {"e", "AQAB"}},
-                           {{"kty", "EC"}, {"kid", "no-y"}, {"crv", "P-256"}, {"x", "AAAA"}},
-                           {{"kty", "EC"}, {"kid", "bad-crv"}, {"crv", "P-192"}, {"x", "A"}, {"y", "A"}},
-                           {{"kid", "no-kty"}},
-                           {{"kty", "OKP"}, {"crv", "Ed25519"}, {"kid", "short"}, {"x", "AAAA"}},
-                       })}};
+  json doc = {
+      {"keys", json::array({
+                   {{"kty", "RSA"}, {"kid", "no-n"}, {"e", "AQAB"}},
+                   {{"kty", "RSA"}, {"kid", "no-e"}, {"n", kRfc7638N}},
+                   {{"kty", "RSA"}, {"kid", "bad-b64"}, {"n", "!!!"}, {"e", "AQAB"}},
+                   {{"kty", "RSA"}, {"kid", 7}, {"n", kRfc7638N}, {"e", "AQAB"}},
+                   {{"kty", "EC"}, {"kid", "no-y"}, {"crv", "P-256"}, {"x", "AAAA"}},
+                   {{"kty", "EC"}, {"kid", "bad-crv"}, {"crv", "P-192"}, {"x", "A"}, {"y", "A"}},
+                   {{"kid", "no-kty"}},
+                   {{"kty", "OKP"}, {"crv", "Ed25519"}, {"kid", "short"}, {"x", "AAAA"}},
+               })}};
   auto jwks = Jwks::Parse(doc.dump());
   ASSERT_TRUE(jwks.has_value());
   EXPECT_TRUE(jwks->empty());
@@ -138,8 +145,8 @@ TEST(JwksTest, SkipsSmallRsaKeysAndDuplicateKids) {
 TEST(JwksTest, CapsTheNumberOfKeys) {
   json keys = json::array();
   for (size_t i = 0; i < kMaxJwksKeys + 5; ++i) {
-    keys.push_back({{"kty", "RSA"}, {"kid", "k" + std::to_string(i)}, {"n", kRfc7638N},
-                    {"e", "AQAB"}});
+    keys.push_back(
+        {{"kty", "RSA"}, {"kid", "k" + std::to_string(i)}, {"n", kRfc7638N}, {"e", "AQAB"}});
   }
   auto jwks = Jwks::Parse(json{{"keys", keys}}.dump());
   ASSERT_TRUE(jwks.has_value());

@@ -1,10 +1,10 @@
 #include "jwt/jws.hpp"
 
-#include <algorithm>
-#include <array>
-
 #include <openssl/err.h>
 #include <openssl/hmac.h>
+
+#include <algorithm>
+#include <array>
 
 #include "core/base64.hpp"
 

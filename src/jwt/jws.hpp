@@ -6,13 +6,13 @@
 /// SignJwsAs signs with an algorithm other than the header's, UnsignedJws builds an "alg":"none"
 /// token and HmacJws an HS256/384/512 one. Verifiers in natstack never accept the last two.
 
+#include <openssl/evp.h>
+
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 
 #include "core/error.hpp"
 #include "crypto/evp.hpp"
@@ -32,10 +32,10 @@ size_t JsonNestingDepth(std::string_view text);
 
 /// An asymmetric JWS algorithm natstack can verify.
 struct JwsAlgorithm {
-  std::string_view name;            ///< "RS256", "PS384", "ES256", "EdDSA", ...
-  crypto::KeyType key_type;         ///< the only key type it may be used with
+  std::string_view name;     ///< "RS256", "PS384", "ES256", "EdDSA", ...
+  crypto::KeyType key_type;  ///< the only key type it may be used with
   crypto::Digest digest;
-  crypto::Padding padding;          ///< RSA only
+  crypto::Padding padding;  ///< RSA only
 };
 
 /// The entry for `name`, or nullptr for "none", HS256/384/512 and anything unknown.
@@ -54,8 +54,8 @@ struct CompactJws {
 
 /// Splits and decodes a compact JWS whose payload is a JSON object. kInvalidArgument (message
 /// says which part; never contains the token) for: more than `max_bytes`, not three segments,
-/// bad base64url, header or payload not a JSON object or nested deeper than kMaxJsonDepth. An empty signature (an unsecured JWS)
-/// parses: refusing it is the verifier's job, by its alg.
+/// bad base64url, header or payload not a JSON object or nested deeper than kMaxJsonDepth. An empty
+/// signature (an unsecured JWS) parses: refusing it is the verifier's job, by its alg.
 Result<CompactJws> ParseCompactJws(std::string_view token,
                                    size_t max_bytes = kDefaultMaxTokenBytes);
 

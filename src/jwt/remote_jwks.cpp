@@ -1,7 +1,6 @@
 #include "jwt/remote_jwks.hpp"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace natstack::jwt {
@@ -27,10 +26,9 @@ Result<std::string> DiscoverJwksUri(http::Client& client, const std::string& iss
   std::string base = issuer;
   if (base.back() == '/') base.pop_back();
   const std::string url = base + "/.well-known/openid-configuration";
-  NATSTACK_ASSIGN_OR_RETURN(http::Response response,
-                            client.Get(url, options).map_error([](Error e) {
-                              return e.Wrap("OIDC discovery");
-                            }));
+  NATSTACK_ASSIGN_OR_RETURN(
+      http::Response response,
+      client.Get(url, options).map_error([](const Error& e) { return e.Wrap("OIDC discovery"); }));
   if (response.status != 200) {
     return Fail(Code::kUnavailable,
                 "OIDC discovery: " + url + " answered HTTP " + std::to_string(response.status));
@@ -74,14 +72,16 @@ Status RemoteJwks::Fetch() {
     ++stats_.fetches;
   }
   auto fetched = [&]() -> Result<Jwks> {
-    NATSTACK_ASSIGN_OR_RETURN(http::Response response,
-                              client_.Get(options_.url, options_.request)
-                                  .map_error([](Error e) { return e.Wrap("fetching JWKS"); }));
+    NATSTACK_ASSIGN_OR_RETURN(
+        http::Response response,
+        client_.Get(options_.url, options_.request).map_error([](const Error& e) {
+          return e.Wrap("fetching JWKS");
+        }));
     if (response.status != 200) {
       return Fail(Code::kUnavailable, "fetching JWKS: " + options_.url + " answered HTTP " +
                                           std::to_string(response.status));
     }
-    NATSTACK_ASSIGN_OR_RETURN(Jwks jwks, Jwks::Parse(response.body).map_error([&](Error e) {
+    NATSTACK_ASSIGN_OR_RETURN(Jwks jwks, Jwks::Parse(response.body).map_error([&](const Error& e) {
       return e.Wrap("JWKS from " + options_.url);
     }));
     if (jwks.empty()) {
@@ -98,11 +98,10 @@ Status RemoteJwks::Fetch() {
     stats_.last_error = fetched.error().message;
     const size_t serving = keys_->size();
     lock.unlock();
-    logger_.Warn(kComponent, fetched.error().message + (serving > 0
-                                                            ? "; still serving the last " +
-                                                                  std::to_string(serving) +
-                                                                  " good keys"
-                                                            : "; no keys yet"));
+    logger_.Warn(kComponent,
+                 fetched.error().message + (serving > 0 ? "; still serving the last " +
+                                                              std::to_string(serving) + " good keys"
+                                                        : "; no keys yet"));
     return Fail(std::move(fetched).error());
   }
   const std::string before = KidList(*keys_);
@@ -144,8 +143,9 @@ void RemoteJwks::Stop() {
 void RemoteJwks::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   // Without keys yet (Load() not called or failed), fetch at once.
-  auto next = keys_->empty() ? clock_.Monotonic()
-                             : last_attempt_.value_or(clock_.Monotonic()) + options_.refresh_interval;
+  auto next = keys_->empty()
+                  ? clock_.Monotonic()
+                  : last_attempt_.value_or(clock_.Monotonic()) + options_.refresh_interval;
   std::chrono::steady_clock::duration backoff{0};
   while (!stopping_) {
     const auto now = clock_.Monotonic();

@@ -30,8 +30,8 @@ Result<std::string> DiscoverJwksUri(http::Client& client, const std::string& iss
                                     const http::RequestOptions& options = {});
 
 struct RemoteJwksOptions {
-  std::string url;                 ///< the JWKS URL (e.g. from DiscoverJwksUri)
-  http::RequestOptions request;    ///< timeout, ca_file, headers
+  std::string url;                                ///< the JWKS URL (e.g. from DiscoverJwksUri)
+  http::RequestOptions request;                   ///< timeout, ca_file, headers
   std::chrono::seconds refresh_interval{300};     ///< background refresh period
   std::chrono::seconds min_refresh_interval{10};  ///< at most one unknown-kid refresh per this
 };
@@ -43,7 +43,7 @@ struct RemoteJwksStats {
   uint64_t hints_accepted = 0;  ///< unknown-kid hints that scheduled a refresh
   uint64_t hints_dropped = 0;   ///< hints refused by the rate limit (or one already pending)
   std::optional<std::chrono::system_clock::time_point> last_success;  ///< Clock::Now() of it
-  std::string last_error;       ///< empty after a success
+  std::string last_error;                                             ///< empty after a success
   size_t key_count = 0;
 };
 

@@ -1,11 +1,11 @@
 #include "jwt/remote_jwks.hpp"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <functional>
 #include <mutex>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "http/server.hpp"
 #include "testing/fake_clock.hpp"

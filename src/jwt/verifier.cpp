@@ -128,9 +128,8 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
     return Refuse(Refusal::kMalformed, "header has no alg");
   const std::string& alg = alg_it->get_ref<const std::string&>();
   const JwsAlgorithm* algorithm = FindJwsAlgorithm(alg);
-  if (algorithm == nullptr ||
-      std::find(config_.algorithms.begin(), config_.algorithms.end(), alg) ==
-          config_.algorithms.end()) {
+  if (algorithm == nullptr || std::find(config_.algorithms.begin(), config_.algorithms.end(),
+                                        alg) == config_.algorithms.end()) {
     return Refuse(Refusal::kAlgorithmNotAllowed, "alg " + Quote(alg) + " is not allowed");
   }
 
@@ -173,9 +172,9 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
     }
   }
   if (jwk->type != algorithm->key_type) {
-    return Refuse(Refusal::kAlgorithmNotAllowed,
-                  "alg " + alg + " does not fit the " + std::string(crypto::KeyTypeName(jwk->type)) +
-                      " key " + Quote(jwk->kid));
+    return Refuse(Refusal::kAlgorithmNotAllowed, "alg " + alg + " does not fit the " +
+                                                     std::string(crypto::KeyTypeName(jwk->type)) +
+                                                     " key " + Quote(jwk->kid));
   }
   if (!jwk->alg.empty() && jwk->alg != alg) {
     return Refuse(Refusal::kAlgorithmNotAllowed,
@@ -190,8 +189,8 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
     if (!der) return Refuse(Refusal::kBadSignature, "ECDSA signature has the wrong length");
     signature = std::move(*der);
   }
-  if (!crypto::VerifySignature(jwk->key.get(), algorithm->digest, parsed->signing_input,
-                               signature, algorithm->padding)) {
+  if (!crypto::VerifySignature(jwk->key.get(), algorithm->digest, parsed->signing_input, signature,
+                               algorithm->padding)) {
     return Refuse(Refusal::kBadSignature, "signature does not verify with key " + Quote(jwk->kid));
   }
 
@@ -213,17 +212,18 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
   } else {
     return Refuse(Refusal::kMalformed, "aud is neither a string nor an array");
   }
-  const bool audience_ok = std::any_of(out.audience.begin(), out.audience.end(), [&](const auto& a) {
-    return std::find(config_.audiences.begin(), config_.audiences.end(), a) !=
-           config_.audiences.end();
-  });
+  const bool audience_ok =
+      std::any_of(out.audience.begin(), out.audience.end(), [&](const auto& a) {
+        return std::find(config_.audiences.begin(), config_.audiences.end(), a) !=
+               config_.audiences.end();
+      });
   if (!audience_ok) {
-    return Refuse(Refusal::kWrongAudience,
-                  "aud " + (out.audience.empty() ? std::string("[]") : Quote(out.audience[0])) +
-                      (out.audience.size() > 1 ? " (+" + std::to_string(out.audience.size() - 1) +
-                                                     " more)"
-                                               : "") +
-                      " is not accepted");
+    return Refuse(
+        Refusal::kWrongAudience,
+        "aud " + (out.audience.empty() ? std::string("[]") : Quote(out.audience[0])) +
+            (out.audience.size() > 1 ? " (+" + std::to_string(out.audience.size() - 1) + " more)"
+                                     : "") +
+            " is not accepted");
   }
 
   const int64_t now = clock_.UnixSeconds();
@@ -253,15 +253,16 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
     const std::optional<int64_t> iat = NumericDate(*iat_it);
     if (!iat) return Refuse(Refusal::kMalformed, "iat is not a number");
     if (*iat > AddSat(now, leeway))
-      return Refuse(Refusal::kNotYetValid, "issued " + std::to_string(SubSat(*iat, now)) + " s in the future");
+      return Refuse(Refusal::kNotYetValid,
+                    "issued " + std::to_string(SubSat(*iat, now)) + " s in the future");
     out.issued_at = *iat;
   }
   if (config_.max_age) {
     if (iat_it == claims.end()) return Refuse(Refusal::kMissingClaim, "no iat (max_age is set)");
     if (SubSat(now, out.issued_at) > AddSat(config_.max_age->count(), leeway)) {
-      return Refuse(Refusal::kTooOld,
-                    "issued " + std::to_string(SubSat(now, out.issued_at)) + " s ago, max_age is " +
-                        std::to_string(config_.max_age->count()) + " s");
+      return Refuse(Refusal::kTooOld, "issued " + std::to_string(SubSat(now, out.issued_at)) +
+                                          " s ago, max_age is " +
+                                          std::to_string(config_.max_age->count()) + " s");
     }
   }
 

@@ -9,13 +9,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -26,18 +25,19 @@ namespace natstack::jwt {
 
 /// Why a token was refused. The names (RefusalName) are stable: metrics labels and logs use them.
 enum class Refusal {
-  kMalformed,            ///< "malformed": not a compact JWS of JSON objects, bad claim types, too large, crit
-  kAlgorithmNotAllowed,  ///< "algorithm_not_allowed": not in the allow-list, none/HS*, or alg ≠ key type
-  kUnknownIssuer,        ///< "unknown_issuer": no configured issuer (MultiIssuerVerifier)
-  kUnknownKey,           ///< "unknown_key": kid not in the JWKS (or no kid and not exactly one fitting key)
-  kBadSignature,         ///< "bad_signature"
-  kWrongIssuer,          ///< "wrong_issuer": iss is not this verifier's issuer
-  kWrongAudience,        ///< "wrong_audience": no aud value is an accepted audience
-  kExpired,              ///< "expired": now >= exp + leeway
-  kNotYetValid,          ///< "not_yet_valid": now < nbf - leeway, or iat > now + leeway
-  kTooOld,               ///< "too_old": now - iat > max_age + leeway
-  kMissingClaim,         ///< "missing_claim": no iss, sub, aud or exp (or iat with max_age)
-  kKeysUnavailable,      ///< "keys_unavailable": the key source has no keys (JWKS never loaded)
+  kMalformed,  ///< "malformed": not a compact JWS of JSON objects, bad claim types, too large, crit
+  kAlgorithmNotAllowed,  ///< "algorithm_not_allowed": not in the allow-list, none/HS*, or alg ≠ key
+                         ///< type
+  kUnknownIssuer,  ///< "unknown_issuer": no configured issuer (MultiIssuerVerifier)
+  kUnknownKey,  ///< "unknown_key": kid not in the JWKS (or no kid and not exactly one fitting key)
+  kBadSignature,     ///< "bad_signature"
+  kWrongIssuer,      ///< "wrong_issuer": iss is not this verifier's issuer
+  kWrongAudience,    ///< "wrong_audience": no aud value is an accepted audience
+  kExpired,          ///< "expired": now >= exp + leeway
+  kNotYetValid,      ///< "not_yet_valid": now < nbf - leeway, or iat > now + leeway
+  kTooOld,           ///< "too_old": now - iat > max_age + leeway
+  kMissingClaim,     ///< "missing_claim": no iss, sub, aud or exp (or iat with max_age)
+  kKeysUnavailable,  ///< "keys_unavailable": the key source has no keys (JWKS never loaded)
 };
 
 std::string_view RefusalName(Refusal reason);
@@ -57,7 +57,7 @@ struct VerifiedToken {
   std::vector<std::string> audience;  ///< aud as a list (a string aud becomes one element)
   int64_t issued_at = 0;              ///< 0 when the token has no iat
   int64_t expires_at = 0;
-  nlohmann::json claims;              ///< the whole payload
+  nlohmann::json claims;  ///< the whole payload
 };
 
 /// Where a verifier gets keys from.
@@ -90,11 +90,12 @@ class StaticJwks final : public KeySource {
 };
 
 struct VerifierConfig {
-  std::string issuer;                            ///< exact match with "iss"
-  std::vector<std::string> audiences;            ///< one of them must be in "aud"
-  std::vector<std::string> algorithms{"RS256"};  ///< allow-list; names outside the supported set are ignored
-  std::chrono::seconds leeway{30};               ///< clock skew allowed on exp, nbf and iat
-  std::optional<std::chrono::seconds> max_age;   ///< refuse tokens issued longer ago (needs iat)
+  std::string issuer;                  ///< exact match with "iss"
+  std::vector<std::string> audiences;  ///< one of them must be in "aud"
+  std::vector<std::string> algorithms{
+      "RS256"};                     ///< allow-list; names outside the supported set are ignored
+  std::chrono::seconds leeway{30};  ///< clock skew allowed on exp, nbf and iat
+  std::optional<std::chrono::seconds> max_age;  ///< refuse tokens issued longer ago (needs iat)
   size_t max_token_bytes = kDefaultMaxTokenBytes;
 };
 

@@ -38,7 +38,7 @@ const Keys& TestKeys() {
 Jwks TestJwks() {
   const Keys& k = TestKeys();
   return Jwks::FromKeys({*MakeJwk(k.rsa.get(), "rsa-1"), *MakeJwk(k.ec256.get(), "ec-1"),
-                        *MakeJwk(k.ec384.get(), "ec-2"), *MakeJwk(k.ed.get(), "ed-1")});
+                         *MakeJwk(k.ec384.get(), "ec-2"), *MakeJwk(k.ed.get(), "ed-1")});
 }
 
 class VerifierTest : public ::testing::Test {
@@ -211,8 +211,8 @@ TEST_F(VerifierTest, BadSignatureFlippedBit) {
   const std::string good = Sign(c);
   c["sub"] = "auth0|mallory";
   const std::string forged_payload = Sign(c);
-  const std::string spliced = forged_payload.substr(0, forged_payload.rfind('.')) +
-                              good.substr(good.rfind('.'));
+  const std::string spliced =
+      forged_payload.substr(0, forged_payload.rfind('.')) + good.substr(good.rfind('.'));
   ExpectRefusal(spliced, Refusal::kBadSignature);
   // Signed by a key that is not published, under a published kid.
   ExpectRefusal(Sign(Claims(), "RS256", "rsa-1", TestKeys().rogue.get()), Refusal::kBadSignature);
@@ -278,17 +278,17 @@ TEST_F(VerifierTest, AllowListIsEnforced) {
 }
 
 TEST_F(VerifierTest, OtherAlgorithmsVerifyWhenAllowed) {
-  const VerifierConfig all = Config({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-                                     "ES384", "EdDSA"});
-  for (const auto& [alg, kid] : std::vector<std::pair<std::string, std::string>>{
-           {"RS384", "rsa-1"},
-           {"RS512", "rsa-1"},
-           {"PS256", "rsa-1"},
-           {"PS384", "rsa-1"},
-           {"PS512", "rsa-1"},
-           {"ES256", "ec-1"},
-           {"ES384", "ec-2"},
-           {"EdDSA", "ed-1"}}) {
+  const VerifierConfig all =
+      Config({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"});
+  for (const auto& [alg, kid] :
+       std::vector<std::pair<std::string, std::string>>{{"RS384", "rsa-1"},
+                                                        {"RS512", "rsa-1"},
+                                                        {"PS256", "rsa-1"},
+                                                        {"PS384", "rsa-1"},
+                                                        {"PS512", "rsa-1"},
+                                                        {"ES256", "ec-1"},
+                                                        {"ES384", "ec-2"},
+                                                        {"EdDSA", "ed-1"}}) {
     auto r = Verify(Sign(Claims(), alg, kid), all);
     ASSERT_TRUE(r.has_value()) << alg << ": " << r.error().detail;
     EXPECT_EQ(r->algorithm, alg);
@@ -318,21 +318,20 @@ TEST_F(VerifierTest, Malformed) {
   const std::string p = good.substr(first + 1, second - first - 1);
   const std::string s = good.substr(second + 1);
   for (const std::string& token : std::vector<std::string>{
-           "",
-           "abc",
-           h + "." + p,                             // two segments
-           h + "." + p + "." + s + "." + s,         // four segments
-           "." + p + "." + s,                       // empty header
-           h + ".." + s,                            // empty payload
-           h + "$." + p + "." + s,                  // bad base64 in the header
-           h + "." + p + "*." + s,                  // bad base64 in the payload
-           h + "." + p + "." + s + "%",             // bad base64 in the signature
-           Base64UrlEncode("[1,2]") + "." + p + "." + s,     // header not an object
-           h + "." + Base64UrlEncode("123") + "." + s,       // payload not an object
-           h + "." + Base64UrlEncode("\"str\"") + "." + s,   // payload a string
-           h + "." + Base64UrlEncode("{\"a\":") + "." + s,   // payload not JSON
-           std::string(1 << 20, 'a'),                        // huge
-           h + "." + std::string(20000, 'A') + "." + s,      // over the size cap
+           "", "abc",
+           h + "." + p,                                     // two segments
+           h + "." + p + "." + s + "." + s,                 // four segments
+           "." + p + "." + s,                               // empty header
+           h + ".." + s,                                    // empty payload
+           h + "$." + p + "." + s,                          // bad base64 in the header
+           h + "." + p + "*." + s,                          // bad base64 in the payload
+           h + "." + p + "." + s + "%",                     // bad base64 in the signature
+           Base64UrlEncode("[1,2]") + "." + p + "." + s,    // header not an object
+           h + "." + Base64UrlEncode("123") + "." + s,      // payload not an object
+           h + "." + Base64UrlEncode("\"str\"") + "." + s,  // payload a string
+           h + "." + Base64UrlEncode("{\"a\":") + "." + s,  // payload not JSON
+           std::string(1 << 20, 'a'),                       // huge
+           h + "." + std::string(20000, 'A') + "." + s,     // over the size cap
        }) {
     ExpectRefusal(token, Refusal::kMalformed);
   }
@@ -366,12 +365,11 @@ TEST_F(VerifierTest, MalformedHeaderAndClaimTypes) {
   ExpectRefusal(*token, Refusal::kMalformed);
   token = SignJwsAs("RS256", {{"kid", "rsa-1"}}, Claims(), TestKeys().rsa.get());  // no alg
   ExpectRefusal(*token, Refusal::kMalformed);
-  ExpectRefusal(Sign(Claims(), "RS256", "") + "", Refusal::kMalformed,
-                [&] {
-                  VerifierConfig c = Config();
-                  c.max_token_bytes = 100;
-                  return c;
-                }());
+  ExpectRefusal(Sign(Claims(), "RS256", "") + "", Refusal::kMalformed, [&] {
+    VerifierConfig c = Config();
+    c.max_token_bytes = 100;
+    return c;
+  }());
   json c = Claims();
   c["exp"] = "tomorrow";
   ExpectRefusal(Sign(c), Refusal::kMalformed);
@@ -500,7 +498,10 @@ TEST(VerifierConfigTest, Validation) {
            {"empty audience", [](VerifierConfig& v) { v.audiences = {""}; }},
            {"no algorithms", [](VerifierConfig& v) { v.algorithms.clear(); }},
            {"none", [](VerifierConfig& v) { v.algorithms = {"none"}; }},
-           {"HS256", [](VerifierConfig& v) { v.algorithms = {"RS256", "HS256"}; }},
+           {"HS256",
+            [](VerifierConfig& v) {
+              v.algorithms = {"RS256", "HS256"};
+            }},
            {"unknown", [](VerifierConfig& v) { v.algorithms = {"RS257"}; }},
            {"negative leeway", [](VerifierConfig& v) { v.leeway = -1s; }},
            {"negative max_age", [](VerifierConfig& v) { v.max_age = -1s; }},
@@ -519,9 +520,12 @@ TEST(Rfc7515Test, PublishedExamplesVerify) {
   const json rsa_jwk = {
       {"kty", "RSA"},
       {"n",
-       "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4"
-       "QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdb"
-       "BYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-D"
+       "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-"
+       "4qPCJrcS2mJPMEzP1Pt0Bm4d4"
+       "QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-"
+       "bSf63kpaSHSXndS5z5rexMdb"
+       "BYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_"
+       "I5IhlJH7aGhyxXFvUK-D"
        "WNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ"},
       {"e", "AQAB"}};
   const json ec_jwk = {{"kty", "EC"},
@@ -529,20 +533,22 @@ TEST(Rfc7515Test, PublishedExamplesVerify) {
                        {"x", "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"},
                        {"y", "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}};
   const std::string payload =
-      "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
-  const std::string rs256 =
-      "eyJhbGciOiJSUzI1NiJ9." + payload +
-      ".cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5j"
-      "ujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L"
-      "07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEU"
-      "ipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+      "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVl"
+      "fQ";
+  const std::string rs256 = "eyJhbGciOiJSUzI1NiJ9." + payload +
+                            ".cC4hiUPoj9Eetdgtv3hF80EGrhuB__"
+                            "dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5j"
+                            "ujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_"
+                            "nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L"
+                            "07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-"
+                            "eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEU"
+                            "ipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
   const std::string es256 =
       "eyJhbGciOiJFUzI1NiJ9." + payload +
       ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
   testing::FakeClock clock(1300819000);
-  for (const auto& [jwk, token, alg] :
-       std::vector<std::tuple<json, std::string, std::string>>{{rsa_jwk, rs256, "RS256"},
-                                                               {ec_jwk, es256, "ES256"}}) {
+  for (const auto& [jwk, token, alg] : std::vector<std::tuple<json, std::string, std::string>>{
+           {rsa_jwk, rs256, "RS256"}, {ec_jwk, es256, "ES256"}}) {
     StaticJwks keys(*Jwks::Parse(json{{"keys", json::array({jwk})}}.dump()));
     VerifierConfig config;
     config.issuer = "joe";
@@ -551,7 +557,8 @@ TEST(Rfc7515Test, PublishedExamplesVerify) {
     OidcVerifier verifier(config, keys, clock);
     auto r = verifier.Verify(token);
     ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().reason, Refusal::kMissingClaim) << r.error().detail;  // aud, after the signature
+    EXPECT_EQ(r.error().reason, Refusal::kMissingClaim)
+        << r.error().detail;  // aud, after the signature
     std::string tampered = token;
     tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
     r = verifier.Verify(tampered);

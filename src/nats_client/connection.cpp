@@ -90,8 +90,10 @@ Subscription::~Subscription() {
   if (sub_ != nullptr) {
     // Drain, then wait for it: a handler still running on nats.c's thread finishes before
     // `handler_` is destroyed. On a closed connection the drain fails and no handler can run.
-    if (natsSubscription_Drain(sub_) == NATS_OK) {
-      natsSubscription_WaitForDrainCompletion(sub_, 5000);
+    const bool connected =
+        nc_ != nullptr && natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
+    if (connected && natsSubscription_Drain(sub_) == NATS_OK) {
+      natsSubscription_WaitForDrainCompletion(sub_, 2000);
     } else {
       natsSubscription_Unsubscribe(sub_);
     }
@@ -245,6 +247,7 @@ Result<Message> Connection::Request(std::string_view subject, std::string_view d
 
 Result<std::unique_ptr<Subscription>> Connection::SubscribeSync(const std::string& subject) {
   std::unique_ptr<Subscription> sub(new Subscription());
+  sub->nc_ = nc_;
   const natsStatus s = natsConnection_SubscribeSync(&sub->sub_, nc_, subject.c_str());
   if (s != NATS_OK) {
     sub->sub_ = nullptr;
@@ -262,6 +265,7 @@ Result<std::unique_ptr<Subscription>> Connection::QueueSubscribe(const std::stri
                                                                  const std::string& queue,
                                                                  Subscription::Handler handler) {
   std::unique_ptr<Subscription> sub(new Subscription());
+  sub->nc_ = nc_;
   sub->handler_ = std::move(handler);
   const natsStatus s =
       queue.empty()

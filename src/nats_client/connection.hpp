@@ -77,6 +77,7 @@ class Connection;
 class Subscription {
  public:
   using Handler = std::function<void(Message&&)>;
+  /// Drains (handlers in flight finish, at most 2 s) when connected; unsubscribes otherwise.
   ~Subscription();
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
@@ -91,6 +92,7 @@ class Subscription {
   Subscription() = default;
   static void OnMessage(__natsConnection*, __natsSubscription*, __natsMsg*, void* closure);
   __natsSubscription* sub_ = nullptr;
+  __natsConnection* nc_ = nullptr;  // not owned
   Handler handler_;
 };
 

@@ -133,7 +133,9 @@ std::vector<int> ProcessesMentioning(const std::string& needle) {
   return pids;
 }
 
-Stack::Stack() : block_(PickFreeLoopbackBlock()) {}
+Stack::Stack() : state_dir_(dir_.path()), block_(PickFreeLoopbackBlock()) {}
+Stack::Stack(const std::string& subdir)
+    : state_dir_(dir_.path() + "/" + subdir), block_(PickFreeLoopbackBlock()) {}
 
 Stack::~Stack() { Down(); }
 

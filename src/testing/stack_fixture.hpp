@@ -46,6 +46,8 @@ std::vector<int> ProcessesMentioning(const std::string& needle);
 class Stack {
  public:
   Stack();
+  /// The state directory is `subdir` below a fresh temporary directory, not created yet.
+  explicit Stack(const std::string& subdir);
   ~Stack();  ///< natstack down, then removes the state directory
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
@@ -54,7 +56,7 @@ class Stack {
   CommandResult Up(const std::vector<std::string>& extra_args = {});
   CommandResult Down();
 
-  const std::string& state_dir() const { return dir_.path(); }
+  const std::string& state_dir() const { return state_dir_; }
   int block() const { return block_; }
   std::string NodeHost(int i) const;                ///< i = 1..3
   std::string ClientUrl(int i) const;               ///< tls://127.0.B.i:4222
@@ -68,6 +70,7 @@ class Stack {
 
  private:
   TempDir dir_;
+  std::string state_dir_;
   int block_;
 };
 

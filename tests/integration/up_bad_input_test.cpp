@@ -167,9 +167,12 @@ TEST_F(CalloutConfigTest, UnreachableJwksIsNamed) {
 }
 
 TEST(UpLifecycleTest, DownThenUpReusesKeysAndCertificates) {
-  Stack stack;
+  Stack stack("not/yet/there");  // up creates a missing state directory (and its parents)
   auto first = stack.Up();
   ASSERT_EQ(first.exit_code, 0) << first.output;
+  struct stat st {};
+  ASSERT_EQ(::stat(stack.state_dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 077, 0u) << "the state directory holds secrets: 0700";
   auto issuer1 = ReadFile(stack.state_dir() + "/keys/issuer.seed");
   auto ca1 = ReadFile(stack.CaFile());
   auto cert1 = ReadFile(stack.state_dir() + "/certs/server.pem");
