@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "testing/temp_dir.hpp"
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -73,25 +75,7 @@ RenderInput GoldenInput() {
 
 std::string TestDataDir() { return std::string(NATSTACK_SOURCE_DIR) + "/src/cluster/testdata"; }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_render_XXXXXX").string();
-    EXPECT_NE(::mkdtemp(tmpl.data()), nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Join(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 mode_t ModeOf(const std::string& path) {
   struct stat st {};

@@ -1,8 +1,16 @@
 #include "core/json_config.hpp"
 
+#include "core/json_depth.hpp"
+
 namespace natstack {
+namespace {
+constexpr size_t kMaxConfigDepth = 32;
+}  // namespace
 
 Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view source) {
+  if (JsonNestingDepth(text) > kMaxConfigDepth)
+    return Fail(Code::kInvalidArgument, std::string(source) + ": nested more than " +
+                                            std::to_string(kMaxConfigDepth) + " levels deep");
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     // Re-parse with exceptions only to learn where it failed (the error path is cold).

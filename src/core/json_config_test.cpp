@@ -52,3 +52,16 @@ TEST(JsonConfigTest, AbsentKeysKeepDefaults) {
 
 }  // namespace
 }  // namespace natstack
+
+namespace natstack {
+namespace {
+
+TEST(JsonConfigTest, HostileNestingIsRefusedBeforeParsing) {
+  const std::string deep = "{\"a\":" + std::string(10000, '[') + std::string(10000, ']') + "}";
+  auto r = ParseJsonDocument(deep, "deep.json");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "deep.json: nested more than 32 levels deep");
+}
+
+}  // namespace
+}  // namespace natstack

@@ -48,36 +48,6 @@ Result<json> DecodeObject(std::string_view segment, const char* what) {
 
 }  // namespace
 
-size_t JsonNestingDepth(std::string_view text) {
-  size_t depth = 0;
-  size_t max_depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': in_string = true; break;
-      case '[':
-      case '{': max_depth = std::max(max_depth, ++depth); break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
-        break;
-      default: break;
-    }
-  }
-  return max_depth;
-}
-
 const JwsAlgorithm* FindJwsAlgorithm(std::string_view name) {
   for (const JwsAlgorithm& a : kAlgorithms) {
     if (a.name == name) return &a;

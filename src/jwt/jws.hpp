@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/json_depth.hpp"
 #include "crypto/evp.hpp"
 
 namespace natstack::jwt {
@@ -28,7 +29,7 @@ inline constexpr size_t kMaxJsonDepth = 64;
 
 /// The deepest nesting of arrays/objects in JSON text (strings and escapes are skipped; the
 /// text need not be valid JSON).
-size_t JsonNestingDepth(std::string_view text);
+
 
 /// An asymmetric JWS algorithm natstack can verify.
 struct JwsAlgorithm {

@@ -5,6 +5,7 @@
 
 #include "core/base32.hpp"
 #include "core/base64.hpp"
+#include "core/json_depth.hpp"
 #include "crypto/sha.hpp"
 #include "natsjwt/go_json.hpp"
 #include "natsjwt/json_fields.hpp"
@@ -21,39 +22,12 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   });
 }
 
-/// Deepest nesting of arrays/objects in `text` (strings skipped). Lets us refuse hostile
-/// nesting before nlohmann builds a tree that recursive code (dump, ==) could overflow on.
-int NestingDepth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 /// base64url segment -> JSON object.
 Result<json> ParseSegment(std::string_view segment, std::string_view what) {
   auto bytes = Base64UrlDecode(segment);
   if (!bytes)
     return Fail(Code::kInvalidArgument, "jwt: " + std::string(what) + " is not base64url");
-  if (NestingDepth(*bytes) > kMaxJsonDepth)
+  if (JsonNestingDepth(*bytes) > static_cast<size_t>(kMaxJsonDepth))
     return Fail(Code::kInvalidArgument, "jwt: " + std::string(what) + " nests too deeply");
   json value = json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
   if (value.is_discarded())

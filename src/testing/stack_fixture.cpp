@@ -73,17 +73,6 @@ CommandResult RunNatstack(const std::vector<std::string>& args, std::chrono::sec
   return result;
 }
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "natstack-test-XXXXXX").string();
-  char* p = ::mkdtemp(tmpl.data());
-  path_ = p != nullptr ? std::string(p) : std::string();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
 namespace {
 
 bool PortFree(const std::string& host, int port) {

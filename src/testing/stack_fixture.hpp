@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace natstack::testing {
 
@@ -23,19 +24,6 @@ CommandResult RunNatstack(const std::vector<std::string>& args,
                           std::chrono::seconds timeout = std::chrono::seconds(120),
                           const std::vector<std::string>& env = {},
                           const std::string& stdin_text = "");
-
-/// A fresh temporary directory, removed by the destructor.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 /// Picks a block B (10..249) whose standard ports on 127.0.B.1-4 are all free.
 int PickFreeLoopbackBlock();
