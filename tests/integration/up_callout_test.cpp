@@ -13,6 +13,7 @@
 
 #include "core/base64.hpp"
 #include "core/file.hpp"
+#include "http/client.hpp"
 #include "idp/dev_issuer.hpp"
 #include "nats_client/connection.hpp"
 #include "testing/fake_clock.hpp"
@@ -151,6 +152,29 @@ TEST_F(UpCalloutTest, InfoJsonDescribesTheStack) {
   EXPECT_EQ(j["websocket"].size(), 3u);
   EXPECT_EQ(j["monitoring"][0], stack_->MonitorUrl(1));
   EXPECT_EQ(j["running"], true);
+}
+
+TEST_F(UpCalloutTest, EveryNodeServesWebSocketTlsAndJetStreamWithItsOwnTag) {
+  http::CurlClient client;
+  for (int i = 1; i <= 3; ++i) {
+    // The WebSocket port speaks TLS with the cluster certificate (verified against our CA
+    // for the node's IP); a plain GET without an upgrade is answered, and refused, by NATS.
+    http::RequestOptions tls;
+    tls.ca_file = stack_->CaFile();
+    tls.timeout = 5s;
+    auto ws = client.Get("https://" + stack_->NodeHost(i) + ":8443/", tls);
+    ASSERT_TRUE(ws) << ws.error().message;
+    EXPECT_GE(ws->status, 400) << ws->body;
+    auto varz = client.Get(stack_->MonitorUrl(i) + "/varz");
+    ASSERT_TRUE(varz && varz->status == 200);
+    const auto v = nlohmann::json::parse(varz->body);
+    EXPECT_EQ(v["server_name"], "n" + std::to_string(i));
+    EXPECT_EQ(v["tags"], nlohmann::json({"node:n" + std::to_string(i)}));
+    EXPECT_EQ(v["jetstream"]["config"]["unique_tag"], "node:");
+    EXPECT_EQ(v["websocket"]["port"], 8443);
+    EXPECT_EQ(v["websocket"]["compression"], true);
+    EXPECT_TRUE(v["tls_required"].get<bool>());
+  }
 }
 
 TEST_F(UpCalloutTest, ValidTokenIsAdmittedThroughEveryNode) {
