@@ -20,7 +20,8 @@ build: configure
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 
-up: build
+up: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS) --target natstack -- --no-print-directory
 	@exec $(BUILD_DIR)/natstack up $(UP_ARGS)
 
 clean:

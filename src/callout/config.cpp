@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callout/policy.hpp"
 #include "core/json_config.hpp"
+#include "jwt/verifier.hpp"
 
 namespace natstack::callout {
 namespace {
@@ -58,6 +60,15 @@ Result<CalloutConfig> ParseCalloutConfig(std::string_view json_text, std::string
       c.log_level != "error")
     return Fail(r.InvalidError("log_level", "must be debug, info, warn or error"));
   NATSTACK_TRY(r.Finish());
+  if (auto t = ValidateTemplate(c.permissions); !t)
+    return Fail(Code::kInvalidArgument, std::string(source) + ": " + t.error().message);
+  jwt::VerifierConfig vc;
+  vc.issuer = c.oidc.issuer;
+  vc.audiences = c.oidc.audiences;
+  vc.algorithms = c.oidc.algorithms;
+  vc.leeway = std::chrono::seconds(c.oidc.leeway_s);
+  if (auto v = jwt::ValidateVerifierConfig(vc); !v)
+    return Fail(Code::kInvalidArgument, std::string(source) + ": oidc: " + v.error().message);
   return c;
 }
 

@@ -19,7 +19,10 @@ struct PermissionTemplate {
   std::vector<std::string> sub_allow;
   std::vector<std::string> sub_deny;
   /// Lets a user publish one reply to each request it receives (NATS `allow_responses`).
-  bool allow_responses = true;
+  /// Off by default: the reply subject is chosen by the sender, so a user who can message
+  /// itself could publish anywhere through it (another user's subjects, `$JS.API.>`), and
+  /// nats-server applies it even over a deny list.
+  bool allow_responses = false;
 };
 
 struct OidcSettings {

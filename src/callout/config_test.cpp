@@ -21,7 +21,7 @@ TEST(CalloutConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c->max_user_ttl_s, 3600);
   EXPECT_EQ(c->oidc.algorithms, std::vector<std::string>{"RS256"});
   EXPECT_EQ(c->oidc.leeway_s, 30);
-  EXPECT_TRUE(c->permissions.allow_responses);
+  EXPECT_FALSE(c->permissions.allow_responses);  // a publish bypass: off unless asked for
 }
 
 TEST(CalloutConfigTest, RoundTripsThroughSerialize) {

@@ -78,6 +78,9 @@ Outcome RequestHandler::Handle(std::string_view payload,
   claims.name = user_id;
   claims.issued_at = now;
   claims.expires = std::min(verified->expires_at, now + config_.max_user_ttl_s);
+  // Inside the verifier's clock-skew leeway a token can pass with exp already behind us; the
+  // server would refuse the user JWT anyway. Refuse it here, where it is counted as expired.
+  if (*claims.expires <= now) return Refuse(*request, server_xkey, "expired", user_id);
   RenderPermissions(config_.permissions, user_id, claims);
 
   natsjwt::AuthorizationResponse response;

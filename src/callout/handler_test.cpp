@@ -132,7 +132,16 @@ TEST_F(HandlerTest, AdmitsAValidTokenWithTheTemplatePermissions) {
   EXPECT_EQ(u["exp"], kNow + 600);  // the token's expiry
   EXPECT_EQ(u["nats"]["pub"]["allow"], json({"user.alice.>"}));
   EXPECT_EQ(u["nats"]["sub"]["allow"], json({"user.alice.>", "_INBOX_alice.>"}));
-  EXPECT_EQ(u["nats"]["resp"]["max"], 1);
+  EXPECT_FALSE(u["nats"].contains("resp"));  // no allow_responses unless configured
+}
+
+TEST_F(HandlerTest, AllowResponsesWhenConfigured) {
+  config_.permissions.allow_responses = true;
+  const Outcome o = HandleClaims(RequestClaims(Token("alice", 600)));
+  ASSERT_EQ(o.kind, Outcome::Kind::kAdmitted);
+  auto user = natsjwt::DecodeAndVerify(OpenResponse(o)["nats"]["jwt"].get<std::string>());
+  ASSERT_TRUE(user);
+  EXPECT_EQ(user->payload["nats"]["resp"]["max"], 1);
 }
 
 TEST_F(HandlerTest, UserJwtLifetimeIsCappedByConfiguration) {
@@ -153,6 +162,9 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
       {"missing", [](HandlerTest&) { return std::string(); }, "no_token"},
       {"garbage", [](HandlerTest&) { return std::string("garbage"); }, "malformed"},
       {"expired", [](HandlerTest& t) { return t.Token("alice", -120); }, "expired"},
+      // Inside the verifier's 30 s leeway, but the user JWT would be born expired.
+      {"expired within leeway", [](HandlerTest& t) { return t.Token("alice", -10); }, "expired"},
+      {"expiring now", [](HandlerTest& t) { return t.Token("alice", 0); }, "expired"},
       {"audience", [](HandlerTest& t) { return t.Token("alice", 600, {{"aud", "other"}}); }, "wrong_audience"},
       {"issuer", [](HandlerTest& t) { return t.Token("alice", 600, {{"iss", "https://evil/"}}); }, "wrong_issuer"},
       {"none",

@@ -24,6 +24,15 @@ Result<std::string> ReadSecret(const std::string& path, const char* what) {
 
 }  // namespace
 
+jwt::VerifierConfig VerifierConfigOf(const OidcSettings& oidc) {
+  jwt::VerifierConfig vc;
+  vc.issuer = oidc.issuer;
+  vc.audiences = oidc.audiences;
+  vc.algorithms = oidc.algorithms;
+  vc.leeway = std::chrono::seconds(oidc.leeway_s);
+  return vc;
+}
+
 Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig config,
                                                               http::Client& http,
                                                               const Clock& clock, Logger& log) {
@@ -31,6 +40,9 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
   const CalloutConfig& c = svc->config_;
 
   NATSTACK_TRY(ValidateTemplate(c.permissions));
+  if (c.permissions.allow_responses)
+    log.Warn("callout", "permissions.allow_responses is on: a user that can receive its own "
+                        "messages can publish to any subject it names as their reply subject");
   NATSTACK_ASSIGN_OR_RETURN(std::string issuer_seed, ReadSecret(c.issuer_seed_file, "issuer seed"));
   NATSTACK_ASSIGN_OR_RETURN(std::string xkey_seed, ReadSecret(c.xkey_seed_file, "xkey seed"));
   NATSTACK_ASSIGN_OR_RETURN(std::string password, ReadSecret(c.password_file, "callout password"));
@@ -60,11 +72,7 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
     return Fail(loaded.error().Wrap("cannot fetch the JWKS"));
   svc->jwks_->Start();
 
-  jwt::VerifierConfig vc;
-  vc.issuer = c.oidc.issuer;
-  vc.audiences = c.oidc.audiences;
-  vc.algorithms = c.oidc.algorithms;
-  vc.leeway = std::chrono::seconds(c.oidc.leeway_s);
+  const jwt::VerifierConfig vc = VerifierConfigOf(c.oidc);
   svc->verifier_ = std::make_unique<jwt::OidcVerifier>(vc, *svc->jwks_, clock);
   svc->handler_ = std::make_unique<RequestHandler>(c, std::move(*issuer), std::move(*xkey),
                                                    *svc->verifier_, clock);

@@ -20,6 +20,9 @@
 
 namespace natstack::callout {
 
+/// The token verifier's settings for `oidc`.
+jwt::VerifierConfig VerifierConfigOf(const OidcSettings& oidc);
+
 class CalloutService {
  public:
   /// Everything the service needs, or one error naming the cause (a missing or too-open key

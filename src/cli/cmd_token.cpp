@@ -51,7 +51,7 @@ void AddTokenCommand(CLI::App& app, Globals& g, Action& action) {
       auto layout = cluster::LoadLayout(g.StateDir());
       if (!layout) {
         PrintError("token", layout.error().message);
-        return 1;
+        return layout.error().code == Code::kInvalidArgument ? 2 : 1;
       }
       const cluster::StatePaths paths(layout->state_dir);
       if (!FileExists(paths.IdpKey())) {

@@ -1,4 +1,5 @@
 // natstack up / down / info
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -51,13 +52,18 @@ Result<cluster::StackLayout> ResolveLayout(const Globals& g, const UpFlags& f) {
   if (!f.addresses.empty()) NATSTACK_TRY(cluster::SetNodeAddresses(layout, SplitCommas(f.addresses)));
   if (!f.idp_listen.empty()) {
     const auto colon = f.idp_listen.rfind(':');
-    int port = 0;
-    if (colon == std::string::npos ||
-        std::sscanf(f.idp_listen.c_str() + colon + 1, "%d", &port) != 1 || port <= 0 ||
-        port > 65535)
-      return Fail(Code::kInvalidArgument, "--idp-listen: expected HOST:PORT, got '" + f.idp_listen + "'");
-    layout.idp_host = f.idp_listen.substr(0, colon);
-    layout.idp_port = port;
+    const std::string host = colon == std::string::npos ? "" : f.idp_listen.substr(0, colon);
+    const std::string port_text = colon == std::string::npos ? "" : f.idp_listen.substr(colon + 1);
+    in_addr addr{};
+    const bool port_ok = !port_text.empty() && port_text.size() <= 5 &&
+                         port_text.find_first_not_of("0123456789") == std::string::npos &&
+                         std::stoi(port_text) > 0 && std::stoi(port_text) <= 65535;
+    if (!port_ok || ::inet_pton(AF_INET, host.c_str(), &addr) != 1 ||
+        (ntohl(addr.s_addr) >> 24) != 127)
+      return Fail(Code::kInvalidArgument, "--idp-listen: expected a loopback IPv4 HOST:PORT such as "
+                                          "127.0.0.1:9400, got '" + f.idp_listen + "'");
+    layout.idp_host = host;
+    layout.idp_port = std::stoi(port_text);
   }
   return layout;
 }
@@ -127,9 +133,7 @@ int RunDetached(cluster::UpOptions options) {
   ::close(fds[0]);
   std::fflush(stdout);
   if (!ready) return 1;
-  std::printf("natstack runs in the background (logs in %s); stop it with `natstack down%s`\n",
-              paths.LogsDir().c_str(),
-              options.default_state_dir ? "" : (" --state-dir " + paths.dir()).c_str());
+  std::printf("natstack runs in the background (logs in %s)\n", paths.LogsDir().c_str());
   return 0;
 }
 
@@ -179,7 +183,7 @@ void AddUpCommands(CLI::App& app, Globals& g, Action& action) {
       auto layout = cluster::LoadLayout(g.StateDir());
       if (!layout) {
         PrintError("info", layout.error().message);
-        return 1;
+        return layout.error().code == Code::kInvalidArgument ? 2 : 1;
       }
       auto j = cluster::InfoJson(*layout);
       long pid = 0;

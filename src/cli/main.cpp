@@ -45,15 +45,16 @@ int main(int argc, char** argv) {
   using namespace natstack::cli;
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
-      "natstack: a NATS cluster whose clients authenticate with OpenID Connect through auth "
-      "callout, with DNS discovery and certificates that renew themselves."};
+      "natstack: a NATS cluster whose clients authenticate with OpenID Connect tokens through "
+      "a C++ auth callout."};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("natstack 0.1.0"));
   Globals globals;
   globals.argv0 = argc > 0 ? argv[0] : "natstack";
   app.add_option("--state-dir", globals.state_dir,
                  "State directory (keys, certificates, configs, logs, data); default "
-                 "$NATSTACK_STATE_DIR or ~/.local/state/natstack");
+                 "$NATSTACK_STATE_DIR, else $XDG_STATE_HOME/natstack, else "
+                 "~/.local/state/natstack");
   Action action;
   AddUpCommands(app, globals, action);
   AddTokenCommand(app, globals, action);

@@ -17,7 +17,10 @@ StackLayout DefaultLayout(const std::string& state_dir) {
 }
 
 Status SetNodeAddresses(StackLayout& layout, const std::vector<std::string>& addresses) {
-  if (addresses.empty()) return Fail(Code::kInvalidArgument, "--addresses: needs at least one address");
+  if (addresses.size() < 2)
+    return Fail(Code::kInvalidArgument,
+                "--addresses: needs at least two addresses (one node each; the nodes form a "
+                "JetStream cluster, which one node alone cannot)");
   std::vector<NodeSpec> nodes;
   for (size_t i = 0; i < addresses.size(); ++i) {
     in_addr addr{};

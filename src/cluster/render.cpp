@@ -337,6 +337,9 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   c += "\n";
   c += "server_name: " + QuoteConfigString(spec.name) + "\n";
   c += "server_tags: " + QuotedList({"node:" + spec.name}) + "\n";
+  c += "# CONNECT carries the client's IdP token; real ones with group or role claims outgrow\n";
+  c += "# the default 4 KB control line.\n";
+  c += "max_control_line: 32768\n";
   c += "\n";
   c += "# Client port: TLS required.\n";
   c += "listen: " + QuoteConfigString(HostPort(node.host, spec.client_port)) + "\n";

@@ -168,9 +168,11 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   c.target_account = "AUTH";
   c.oidc.issuer = IdpIssuerUrl(layout);
   c.oidc.audiences = {layout.audience};
-  c.permissions.pub_allow = {"user.{userId}.>"};
+  // A user's own reply inbox: it may subscribe there and answer its own requests there.
+  // No allow_responses: see PermissionTemplate::allow_responses.
+  c.permissions.pub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
   c.permissions.sub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
-  c.permissions.allow_responses = true;
+  c.permissions.allow_responses = false;
   NATSTACK_TRY(WriteFileAtomic(paths.CalloutConfig(), callout::SerializeCalloutConfig(c), 0600));
   NATSTACK_TRY(SaveLayout(layout));
   step("configs");

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -145,6 +146,9 @@ Status Supervisor::StartPart(const std::string& name, std::vector<std::string> a
                              bool ready_pipe) {
   SpawnOptions so;
   so.ready_pipe = ready_pipe;
+  // One log per run (the previous one kept as .1), so a failure's tail is this run's.
+  const std::string log = paths_.Log(name);
+  if (FileExists(log)) ::rename(log.c_str(), (log + ".1").c_str());
   so.argv = std::move(argv);
   so.log_file = paths_.Log(name);
   so.working_dir = paths_.dir();
@@ -267,7 +271,12 @@ Status Supervisor::Start() {
     NATSTACK_TRY(CheckPortFree(n.host, n.monitor_port, n.name + " monitoring port"));
     NATSTACK_TRY(CheckPortFree(n.host, n.websocket_port, n.name + " websocket port"));
   }
-  NATSTACK_TRY(CheckPortFree(layout_.idp_host, layout_.idp_port, "IdP port"));
+  NATSTACK_TRY(CheckPortFree(layout_.idp_host, layout_.idp_port, "IdP port", "--idp-listen"));
+  for (const auto& n : layout_.nodes)
+    for (int port : {n.client_port, n.cluster_port, n.monitor_port, n.websocket_port})
+      if (n.host == layout_.idp_host && port == layout_.idp_port)
+        return Fail(Code::kInvalidArgument, "--idp-listen " + n.host + ":" + std::to_string(port) +
+                                                " is also a port of node " + n.name);
 
   auto prepared = PrepareStack(layout_, clock_, [this](const std::string& what) {
     progress_.Step(what + " ready");
@@ -300,14 +309,25 @@ Status Supervisor::Start() {
   return Ok();
 }
 
+/// `text` as one shell word (single-quoted when it needs quoting).
+std::string ShellQuote(const std::string& text) {
+  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-./:=@%+,") == std::string::npos)
+    return text;
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 void Supervisor::PrintReady() const {
   auto join = [](const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v) s += (s.empty() ? "" : "  ") + x;
     return s;
   };
-  const std::string sd = options_.default_state_dir ? "" : " --state-dir " + paths_.dir();
-  const std::string exe = options_.display_exe;
+  const std::string sd =
+      options_.default_state_dir ? "" : " --state-dir " + ShellQuote(paths_.dir());
+  const std::string exe = ShellQuote(options_.display_exe);
   std::printf(
       "\nnatstack is ready in %.2fs: %zu nodes, auth callout, development IdP\n"
       "  clients     %s\n"
@@ -368,6 +388,13 @@ int Supervisor::Run() {
   if (auto made = MakeDirs(paths_.dir(), 0700); !made) {
     std::fprintf(stderr, "natstack up: %s\n", made.error().message.c_str());
     return 1;
+  }
+  if (struct stat st {}; ::stat(paths_.dir().c_str(), &st) == 0 && (st.st_mode & 022) != 0) {
+    std::fprintf(stderr,
+                 "natstack up: %s is writable by other users, who could replace its configs: "
+                 "run chmod 700 %s\n",
+                 paths_.dir().c_str(), paths_.dir().c_str());
+    return 2;
   }
   auto lock = StateLock::Acquire(paths_);
   if (!lock) {
@@ -450,7 +477,8 @@ int RunDown(const std::string& state_dir, std::chrono::seconds timeout) {
   return 1;
 }
 
-Status CheckPortFree(const std::string& host, int port, const std::string& what) {
+Status CheckPortFree(const std::string& host, int port, const std::string& what,
+                     const std::string& flag) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -469,7 +497,7 @@ Status CheckPortFree(const std::string& host, int port, const std::string& what)
     return Fail(Code::kAlreadyExists,
                 what + " " + where +
                     " is already in use: stop what listens there (`ss -ltnp 'sport = :" +
-                    std::to_string(port) + "'` shows it) or choose other --addresses");
+                    std::to_string(port) + "'` shows it) or choose another " + flag);
   return Fail(Code::kFailedPrecondition,
               what + " " + where + " cannot be bound: " + std::strerror(err));
 }
@@ -498,6 +526,10 @@ Result<std::string> FindNatsServer() {
       break;
     }
   }
+  if (found.empty() && std::getenv("NATSTACK_NATS_SERVER") != nullptr)
+    return Fail(Code::kNotFound, std::string("$NATSTACK_NATS_SERVER names ") +
+                                     std::getenv("NATSTACK_NATS_SERVER") +
+                                     ", which is not an executable file");
   if (found.empty())
     return Fail(Code::kNotFound,
                 "nats-server is not installed: run scripts/setup.sh (or make up), which installs "

@@ -41,8 +41,10 @@ int RunDown(const std::string& state_dir, std::chrono::seconds timeout);
 /// True when a supervisor holds the lock of `state_dir`; its pid in `pid` when known.
 bool IsStackRunning(const std::string& state_dir, long* pid);
 
-/// kAlreadyExists naming host:port when something listens there (or it cannot be bound).
-Status CheckPortFree(const std::string& host, int port, const std::string& what);
+/// kAlreadyExists naming host:port when something listens there (or it cannot be bound);
+/// the message suggests `flag` to choose another.
+Status CheckPortFree(const std::string& host, int port, const std::string& what,
+                     const std::string& flag = "--addresses");
 
 /// Finds nats-server ($NATSTACK_NATS_SERVER, else PATH, then /usr/sbin) and checks it is >= 2.10.11: auth callout.
 Result<std::string> FindNatsServer();

@@ -150,7 +150,12 @@ void ConnectionCallbacks::OnReconnected(natsConnection*, void* closure) {
 }
 void ConnectionCallbacks::OnClosed(natsConnection*, void* closure) {
   auto* self = static_cast<Connection*>(closure);
+  // Under the lock to the end: once the destructor sees closed_done_ and takes the lock,
+  // this thread no longer touches `self`.
+  std::lock_guard<std::mutex> lock(self->closed_mu_);
   if (self->options_.on_closed) Guarded([&] { self->options_.on_closed(); });
+  self->closed_done_ = true;
+  self->closed_cv_.notify_all();
 }
 const char* ConnectionCallbacks::OnToken(void* closure) {
   auto* self = static_cast<Connection*>(closure);
@@ -216,6 +221,10 @@ Connection::~Connection() {
   closing_ = true;
   if (nc_ != nullptr) {
     natsConnection_Close(nc_);
+    {
+      std::unique_lock<std::mutex> lock(closed_mu_);
+      closed_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_done_; });
+    }
     natsConnection_Destroy(nc_);
   }
 }

@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -132,6 +134,11 @@ class Connection {
   ConnectOptions options_;
   std::string token_buffer_;  // keeps the handler's token alive while nats.c reads it
   std::atomic<bool> closing_{false};  // our own Close(): not a disconnect to report
+  // nats.c runs the closed callback on its own thread after natsConnection_Close returns; the
+  // destructor waits for it (the last callback nats.c delivers) before freeing `this`.
+  std::mutex closed_mu_;
+  std::condition_variable closed_cv_;
+  bool closed_done_ = false;
   __natsConnection* nc_ = nullptr;
 };
 

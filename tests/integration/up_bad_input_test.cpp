@@ -86,9 +86,37 @@ TEST(UpBadInputTest, MalformedAddressesAreRefused) {
   auto r = RunNatstack({"up", "--state-dir", dir.path(), "--addresses", "127.0.1.1,10.1.2.3"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("'10.1.2.3' is not a loopback address"), std::string::npos) << r.output;
-  r = RunNatstack({"up", "--state-dir", dir.path(), "--addresses", "nonsense"});
+  r = RunNatstack({"up", "--state-dir", dir.path(), "--addresses", "nonsense,127.0.1.2"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("'nonsense' is not an IPv4 address"), std::string::npos) << r.output;
+}
+
+TEST(UpBadInputTest, BadLayoutFlagsAreRefused) {
+  TempDir dir;
+  struct Case {
+    std::vector<std::string> args;
+    const char* message;
+  } cases[] = {
+      {{"--addresses", "127.0.1.1"}, "needs at least two addresses"},
+      {{"--idp-listen", "0.0.0.0:9400"}, "expected a loopback IPv4 HOST:PORT"},
+      {{"--idp-listen", "127.0.0.1:9400x"}, "expected a loopback IPv4 HOST:PORT"},
+      {{"--idp-listen", "localhost:9400"}, "expected a loopback IPv4 HOST:PORT"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"up", "--state-dir", dir.path()};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    auto r = RunNatstack(args);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+  }
+}
+
+TEST(UpBadInputTest, StateDirWritableByOthersIsRefused) {
+  TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
+  auto r = RunNatstack({"up", "--state-dir", dir.path()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("chmod 700"), std::string::npos) << r.output;
 }
 
 TEST(UpBadInputTest, CorruptStateJsonIsNamed) {
@@ -139,10 +167,21 @@ TEST_F(CalloutConfigTest, UnknownKeyIsNamed) {
 
 TEST_F(CalloutConfigTest, BadTemplateIsNamed) {
   auto r = Serve(Config("  \"permissions\": {\"pub_allow\": [\"user.{user}.>\"]},\n"));
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("placeholder other than {userId}"), std::string::npos) << r.output;
   r = Serve(Config("  \"permissions\": {\"sub_allow\": [\"user..x\"]},\n"));
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("not a valid NATS subject"), std::string::npos) << r.output;
+}
+
+TEST_F(CalloutConfigTest, AlgNoneOrHmacInTheAllowListIsRefused) {
+  for (const char* alg : {"none", "HS256", "XX999"}) {
+    std::string config = Config();
+    config.replace(config.find("\"audiences\""), 0, std::string("\"algorithms\": [\"") + alg + "\"], ");
+    auto r = Serve(config);
+    EXPECT_EQ(r.exit_code, 2) << alg << ": " << r.output;
+    EXPECT_NE(r.output.find(alg), std::string::npos) << r.output;
+  }
 }
 
 TEST_F(CalloutConfigTest, MissingKeyFileIsNamed) {

@@ -186,6 +186,15 @@ TEST_F(UpCalloutTest, ValidTokenIsAdmittedThroughEveryNode) {
   }
 }
 
+TEST_F(UpCalloutTest, ALargeTokenIsAdmitted) {
+  // IdP tokens with group or role claims outgrow nats-server's default 4 KB control line.
+  const std::string token =
+      issuer_->Mint("alice", 600s, clock_, {{"groups", std::string(8000, 'g')}});
+  ASSERT_GT(token.size(), 8000u);
+  auto conn = Connect(stack_->ClientUrl(1), token);
+  EXPECT_TRUE(conn) << conn.error().message;
+}
+
 TEST_F(UpCalloutTest, PublishAndSubscribeWithinTheTemplateAcrossNodes) {
   auto sub = Connect(stack_->ClientUrl(1), Token("alice"));
   auto pub = Connect(stack_->ClientUrl(3), Token("alice"));
@@ -251,6 +260,30 @@ TEST_F(UpCalloutTest, RequestReplyWorksOnTheUsersOwnInbox) {
   }
   ASSERT_TRUE(reply) << reply.error().message;
   EXPECT_EQ(reply->Data(), "echo: ping");
+}
+
+TEST_F(UpCalloutTest, AReplySubjectCannotCarryAUserOutsideItsSubjects) {
+  // Alice answers her own request; the request names another user's subject, or the
+  // JetStream API, as its reply subject. With allow_responses that reply would go through.
+  Errors responder_errors;
+  auto responder = Connect(stack_->ClientUrl(1), Token("alice"), &responder_errors);
+  auto requester = Connect(stack_->ClientUrl(2), Token("alice"));
+  auto bob = Connect(stack_->ClientUrl(3), Token("bob"));
+  ASSERT_TRUE(responder && requester && bob);
+  auto bob_sub = (*bob)->SubscribeSync("user.bob.>");
+  ASSERT_TRUE(bob_sub);
+  ASSERT_TRUE((*bob)->Flush(2s));
+  Connection* r = responder->get();
+  auto sub = r->Subscribe("user.alice.svc", [r](nats_client::Message&& m) {
+    (void)r->Respond(m.Reply(), "{\"name\":\"SPY\",\"subjects\":[\"user.bob.>\"]}");
+  });
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(r->Flush(2s));
+  ASSERT_TRUE((*requester)->Publish("user.alice.svc", "x", "user.bob.inbox"));
+  EXPECT_TRUE(responder_errors.WaitFor("Permissions Violation for Publish to \"user.bob.inbox\"", 3s));
+  EXPECT_FALSE((*bob_sub)->Next(300ms)) << "bob received a message alice relayed";
+  ASSERT_TRUE((*requester)->Publish("user.alice.svc", "x", "$JS.API.STREAM.CREATE.SPY"));
+  EXPECT_TRUE(responder_errors.WaitFor("Permissions Violation for Publish to \"$JS.API.STREAM.CREATE.SPY\"", 3s));
 }
 
 TEST_F(UpCalloutTest, ExpiredTokenIsRefusedQuickly) {
