@@ -96,7 +96,8 @@ void AddClientCommand(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--token-file", f->token_file, "File holding the token, or - for stdin");
   cmd->add_option("--server", f->servers, "Server URL (default: every node of the stack)");
   cmd->add_option("--ca-file", f->ca_file, "CA certificate (default: the stack's root CA)");
-  cmd->add_option("--timeout", f->timeout_s, "Seconds for connect and request (default 5)");
+  cmd->add_option("--timeout", f->timeout_s, "Seconds for connect and request (default 5)")
+      ->check(CLI::Range(0.01, 3600.0));
 
   CLI::App* check = cmd->add_subcommand("check", "Connect, print where, disconnect");
   check->callback([&g, &action, f] {
@@ -114,6 +115,11 @@ void AddClientCommand(CLI::App& app, Globals& g, Action& action) {
   pub->add_option("data", f->data);
   pub->callback([&g, &action, f] {
     action = [&g, f] {
+      const std::string& subj = f->subject;
+      if (subj.find('*') != std::string::npos || subj.find('>') != std::string::npos) {
+        PrintError("client", "cannot publish to '" + subj + "': wildcards only match subscriptions");
+        return 2;
+      }
       std::atomic<bool> error_seen{false};
       auto conn = Connect(g, *f, &error_seen);
       if (!conn) return Fails(conn.error());

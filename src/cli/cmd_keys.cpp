@@ -52,6 +52,10 @@ void AddKeysCommand(CLI::App& app, Globals& /*g*/, Action& action) {
                                         "': use account, xkey, user, operator, server or cluster");
         return 2;
       }
+      if (gf->out == "-") {
+        PrintError("keys generate", "--out -: a seed is a secret; name a file (it is created 0600)");
+        return 2;
+      }
       if (FileExists(gf->out)) {
         PrintError("keys generate", gf->out + " exists; not overwriting a key");
         return 1;

@@ -153,6 +153,23 @@ class CalloutConfigTest : public ::testing::Test {
   TempDir dir_;
 };
 
+TEST(KeysCommandTest, SeedsGoToNewFilesOnly) {
+  TempDir dir;
+  EXPECT_EQ(RunNatstack({"keys", "generate", "account", "--out", "-"}).exit_code, 2);
+  const std::string seed = dir.path() + "/a.seed";
+  auto made = RunNatstack({"keys", "generate", "account", "--out", seed});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_EQ(made.output.substr(0, 1), "A");  // the public key, not the seed
+  struct stat st {};
+  ASSERT_EQ(::stat(seed.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = RunNatstack({"keys", "generate", "account", "--out", seed});
+  EXPECT_EQ(again.exit_code, 1);
+  auto pub = RunNatstack({"keys", "public", seed});
+  EXPECT_EQ(pub.exit_code, 0);
+  EXPECT_EQ(pub.output, made.output);
+}
+
 TEST_F(CalloutConfigTest, MalformedJsonNamesLineAndColumn) {
   auto r = Serve("{\n  \"servers\": [\"x\",\n}\n");
   EXPECT_EQ(r.exit_code, 2);

@@ -377,6 +377,24 @@ TEST_F(UpCalloutTest, UserJwtExpiryDisconnectsTheClient) {
   EXPECT_NE((*conn)->LastError().find("Expired"), std::string::npos) << (*conn)->LastError();
 }
 
+TEST_F(UpCalloutTest, ClientCommandPublishesAndRefusesWildcardPublishes) {
+  const std::string token = Token("alice") + "\n";
+  auto ok = testing::RunNatstack({"client", "--state-dir", stack_->state_dir(), "--token-file", "-",
+                                  "pub", "user.alice.cli", "hi"},
+                                 30s, {}, token);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  auto wild = testing::RunNatstack({"client", "--state-dir", stack_->state_dir(), "--token-file",
+                                    "-", "pub", "user.alice.*", "hi"},
+                                   30s, {}, token);
+  EXPECT_EQ(wild.exit_code, 2) << wild.output;
+  EXPECT_NE(wild.output.find("wildcards"), std::string::npos) << wild.output;
+  auto denied = testing::RunNatstack({"client", "--state-dir", stack_->state_dir(), "--token-file",
+                                      "-", "pub", "user.bob.cli", "hi"},
+                                     30s, {}, token);
+  EXPECT_EQ(denied.exit_code, 1) << denied.output;
+  EXPECT_NE(denied.output.find("Permissions Violation"), std::string::npos) << denied.output;
+}
+
 TEST_F(UpCalloutTest, SecondUpOnTheSameStateDirIsRefused) {
   auto again = stack_->Up();
   EXPECT_NE(again.exit_code, 0);
