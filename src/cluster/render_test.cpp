@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "testing/helpers.hpp"
 #include "testing/temp_dir.hpp"
 #include <nats/nats.h>
 #include <netinet/in.h>
@@ -442,22 +443,8 @@ TEST(BcryptHashTest, RejectsPasswordsBcryptWouldMangle) {
 
 constexpr const char* kNatsServer = "/usr/sbin/nats-server";
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CommandResult RunShell(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using testing::RunShell;
+using CommandResult = testing::ShellResult;
 
 // A CA, a server certificate for the given names/IPs, written under dir/certs.
 struct TestPki {

@@ -1,6 +1,8 @@
 #include "idp/dev_issuer.hpp"
 
 #include <gtest/gtest.h>
+
+#include "testing/helpers.hpp"
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -22,14 +24,7 @@ using namespace std::chrono_literals;
 
 constexpr const char* kAudience = "natstack-dev";
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using testing::WaitFor;
 
 class TempDir {
  public:

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "testing/helpers.hpp"
+
 #include <atomic>
 #include <functional>
 #include <mutex>
@@ -16,14 +18,7 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using testing::WaitFor;
 
 /// Captures log lines (to check what is and is not logged).
 class CaptureLogger final : public Logger {

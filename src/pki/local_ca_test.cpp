@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "testing/helpers.hpp"
 #include "testing/temp_dir.hpp"
 #include <poll.h>
 #include <signal.h>
@@ -31,23 +32,8 @@ using ::testing::HasSubstr;
 
 using testing::TempDir;
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs a shell command (fixed strings built by the test, paths from mkdtemp) and collects output.
-CommandResult RunShell(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.output.append(buf, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using testing::RunShell;
+using CommandResult = testing::ShellResult;
 
 mode_t ModeOf(const std::string& path) {
   struct stat st {};
