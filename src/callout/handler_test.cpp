@@ -161,6 +161,7 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
   const std::vector<RefusalCase> cases = {
       {"missing", [](HandlerTest&) { return std::string(); }, "no_token"},
       {"garbage", [](HandlerTest&) { return std::string("garbage"); }, "malformed"},
+      {"too large", [](HandlerTest& t) { return t.Token("alice", 600, {{"pad", std::string(40000, 'p')}}); }, "too_large"},
       {"expired", [](HandlerTest& t) { return t.Token("alice", -120); }, "expired"},
       // Inside the verifier's 30 s leeway, but the user JWT would be born expired.
       {"expired within leeway", [](HandlerTest& t) { return t.Token("alice", -10); }, "expired"},

@@ -1,6 +1,7 @@
 // natstack up / down / info
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -132,7 +133,13 @@ int RunDetached(cluster::UpOptions options) {
   if (!pending.empty()) std::printf("%s", pending.c_str());
   ::close(fds[0]);
   std::fflush(stdout);
-  if (!ready) return 1;
+  if (!ready) {
+    // The supervisor failed before it was ready: its exit code (2 for bad configuration).
+    int status = 0;
+    if (::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+      return WEXITSTATUS(status);
+    return 1;
+  }
   std::printf("natstack runs in the background (logs in %s)\n", paths.LogsDir().c_str());
   return 0;
 }

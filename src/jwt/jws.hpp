@@ -21,7 +21,9 @@
 namespace natstack::jwt {
 
 /// Default cap on a compact JWS / JWT: real IdP tokens are 1-8 KiB.
-inline constexpr size_t kDefaultMaxTokenBytes = 16 * 1024;
+/// As large as a CONNECT line the nodes accept (max_control_line 32768 in the rendered configs),
+/// so every token a server passes on gets a real verdict.
+inline constexpr size_t kDefaultMaxTokenBytes = 32 * 1024;
 
 /// Header and payload objects nested deeper than this are refused: nlohmann's copy and dump
 /// recurse, so deep nesting from a hostile token could exhaust the stack later.

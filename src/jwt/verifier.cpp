@@ -73,6 +73,7 @@ std::string_view RefusalName(Refusal reason) {
     case Refusal::kTooOld: return "too_old";
     case Refusal::kMissingClaim: return "missing_claim";
     case Refusal::kKeysUnavailable: return "keys_unavailable";
+    case Refusal::kTooLarge: return "too_large";
   }
   return "unknown";
 }
@@ -113,6 +114,10 @@ OidcVerifier::OidcVerifier(VerifierConfig config, const KeySource& keys, const C
 
 tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view token) const {
   // 1. Structure.
+  if (token.size() > config_.max_token_bytes)
+    return Refuse(Refusal::kTooLarge, "token of " + std::to_string(token.size()) +
+                                          " bytes, more than " +
+                                          std::to_string(config_.max_token_bytes));
   auto parsed = ParseCompactJws(token, config_.max_token_bytes);
   if (!parsed) return Refuse(Refusal::kMalformed, parsed.error().message);
   const json& header = parsed->header;

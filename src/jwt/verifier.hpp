@@ -38,6 +38,7 @@ enum class Refusal {
   kTooOld,           ///< "too_old": now - iat > max_age + leeway
   kMissingClaim,     ///< "missing_claim": no iss, sub, aud or exp (or iat with max_age)
   kKeysUnavailable,  ///< "keys_unavailable": the key source has no keys (JWKS never loaded)
+  kTooLarge,         ///< "too_large": longer than max_token_bytes
 };
 
 std::string_view RefusalName(Refusal reason);

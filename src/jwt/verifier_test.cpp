@@ -330,11 +330,12 @@ TEST_F(VerifierTest, Malformed) {
            h + "." + Base64UrlEncode("123") + "." + s,      // payload not an object
            h + "." + Base64UrlEncode("\"str\"") + "." + s,  // payload a string
            h + "." + Base64UrlEncode("{\"a\":") + "." + s,  // payload not JSON
-           std::string(1 << 20, 'a'),                       // huge
-           h + "." + std::string(20000, 'A') + "." + s,     // over the size cap
        }) {
     ExpectRefusal(token, Refusal::kMalformed);
   }
+  // Over the size cap: its own reason, before any parsing.
+  ExpectRefusal(std::string(1 << 20, 'a'), Refusal::kTooLarge);
+  ExpectRefusal(h + "." + std::string(40000, 'A') + "." + s, Refusal::kTooLarge);
   // Deep nesting inside the size cap is refused (copying or dumping it would recurse), even
   // when signed; moderate nesting is fine.
   const std::string deep = std::string(5000, '[') + std::string(5000, ']');
@@ -365,7 +366,7 @@ TEST_F(VerifierTest, MalformedHeaderAndClaimTypes) {
   ExpectRefusal(*token, Refusal::kMalformed);
   token = SignJwsAs("RS256", {{"kid", "rsa-1"}}, Claims(), TestKeys().rsa.get());  // no alg
   ExpectRefusal(*token, Refusal::kMalformed);
-  ExpectRefusal(Sign(Claims(), "RS256", "") + "", Refusal::kMalformed, [&] {
+  ExpectRefusal(Sign(Claims(), "RS256", "") + "", Refusal::kTooLarge, [&] {
     VerifierConfig c = Config();
     c.max_token_bytes = 100;
     return c;

@@ -114,9 +114,13 @@ TEST(UpBadInputTest, BadLayoutFlagsAreRefused) {
 TEST(UpBadInputTest, StateDirWritableByOthersIsRefused) {
   TempDir dir;
   ASSERT_EQ(::chmod(dir.path().c_str(), 0777), 0);
-  auto r = RunNatstack({"up", "--state-dir", dir.path()});
-  EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("chmod 700"), std::string::npos) << r.output;
+  for (bool detach : {false, true}) {
+    std::vector<std::string> args = {"up", "--state-dir", dir.path()};
+    if (detach) args.push_back("--detach");
+    auto r = RunNatstack(args);
+    EXPECT_EQ(r.exit_code, 2) << (detach ? "--detach: " : "") << r.output;
+    EXPECT_NE(r.output.find("chmod 700"), std::string::npos) << r.output;
+  }
 }
 
 TEST(UpBadInputTest, CorruptStateJsonIsNamed) {
