@@ -51,9 +51,13 @@ class HandlerTest : public ::testing::Test {
                                                 *verifier_, clock_);
   }
 
+  json Claims(const std::string& sub, int64_t exp_in = 600) const {
+    return {{"iss", kIssuerUrl}, {"sub", sub}, {"aud", "natstack"}, {"iat", kNow},
+            {"exp", kNow + exp_in}};
+  }
+
   std::string Token(const std::string& sub, int64_t exp_in = 600, json extra = json::object()) {
-    json payload = {{"iss", kIssuerUrl}, {"sub", sub}, {"aud", "natstack"},
-                    {"iat", kNow},       {"exp", kNow + exp_in}};
+    json payload = Claims(sub, exp_in);
     payload.update(extra);
     return *jwt::SignJws({{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid_}}, payload, rsa_.get());
   }
@@ -144,6 +148,12 @@ TEST_F(HandlerTest, AllowResponsesWhenConfigured) {
   EXPECT_EQ(user->payload["nats"]["resp"]["max"], 1);
 }
 
+TEST_F(HandlerTest, ATokenWithoutKidIsVerifiedWithTheOnlyFittingKey) {
+  // RFC 7515 makes kid optional; with exactly one key of the right type there is no doubt.
+  const std::string token = *jwt::SignJws({{"alg", "RS256"}}, Claims("alice"), rsa_.get());
+  EXPECT_EQ(HandleClaims(RequestClaims(token)).kind, Outcome::Kind::kAdmitted);
+}
+
 TEST_F(HandlerTest, UserJwtLifetimeIsCappedByConfiguration) {
   const Outcome o = HandleClaims(RequestClaims(Token("alice", 86400)));
   ASSERT_EQ(o.kind, Outcome::Kind::kAdmitted);
@@ -190,6 +200,109 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
        "bad_signature"},
       {"dotted user", [](HandlerTest& t) { return t.Token("alice.admin"); }, "unsafe_subject"},
       {"wildcard user", [](HandlerTest& t) { return t.Token(">"); }, "unsafe_subject"},
+      // Subject injection through sub.
+      {"star user", [](HandlerTest& t) { return t.Token("*"); }, "unsafe_subject"},
+      {"space in user", [](HandlerTest& t) { return t.Token("al ice"); }, "unsafe_subject"},
+      {"tab in user", [](HandlerTest& t) { return t.Token("al\tice"); }, "unsafe_subject"},
+      {"newline in user", [](HandlerTest& t) { return t.Token("alice\r\nPUB x"); }, "unsafe_subject"},
+      {"empty user", [](HandlerTest& t) { return t.Token(""); }, "missing_claim"},
+      {"trailing dot user", [](HandlerTest& t) { return t.Token("alice."); }, "unsafe_subject"},
+      {"subject-shaped user", [](HandlerTest& t) { return t.Token("bob.>"); }, "unsafe_subject"},
+      {"long user", [](HandlerTest& t) { return t.Token(std::string(300, 'a')); }, "unsafe_subject"},
+      // Header games.
+      {"kid unknown",
+       [](HandlerTest& t) {
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", "nope"}}, t.Claims("alice"), t.rsa_.get());
+       },
+       "unknown_key"},
+      {"alg missing",
+       [](HandlerTest& t) {
+         return *jwt::SignJwsAs("RS256", {{"kid", t.kid_}}, t.Claims("alice"), t.rsa_.get());
+       },
+       "malformed"},
+      {"alg RS512 not allowed",
+       [](HandlerTest& t) {
+         return *jwt::SignJws({{"alg", "RS512"}, {"kid", t.kid_}}, t.Claims("alice"), t.rsa_.get());
+       },
+       "algorithm_not_allowed"},
+      {"alg PS256 with an RS256-only list",
+       [](HandlerTest& t) {
+         return *jwt::SignJws({{"alg", "PS256"}, {"kid", t.kid_}}, t.Claims("alice"), t.rsa_.get());
+       },
+       "algorithm_not_allowed"},
+      {"crit header",
+       [](HandlerTest& t) {
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}, {"crit", {"exp"}}},
+                              t.Claims("alice"), t.rsa_.get());
+       },
+       "malformed"},
+      {"header not an object",
+       [](HandlerTest& t) {
+         const std::string tok = t.Token("alice");
+         return Base64UrlEncode("[1]") + tok.substr(tok.find('.'));
+       },
+       "malformed"},
+      {"two segments", [](HandlerTest& t) {
+         const std::string tok = t.Token("alice");
+         return tok.substr(0, tok.rfind('.'));
+       }, "malformed"},
+      {"four segments", [](HandlerTest& t) { return t.Token("alice") + ".x"; }, "malformed"},
+      {"not base64url",
+       [](HandlerTest& t) {
+         std::string tok = t.Token("alice");
+         tok[tok.find('.') + 3] = '+';
+         return tok;
+       },
+       "malformed"},
+      {"deeply nested claim",
+       [](HandlerTest& t) {
+         json deep = json::array();
+         for (int i = 0; i < 100; ++i) deep = json::array({deep});
+         return t.Token("alice", 600, {{"x", deep}});
+       },
+       "malformed"},
+      {"huge token", [](HandlerTest& t) { return t.Token("alice", 600, {{"pad", std::string(40000, 'p')}}); }, "too_large"},
+      // Claim types and values.
+      {"exp as a string", [](HandlerTest& t) { return t.Token("alice", 600, {{"exp", "tomorrow"}}); }, "malformed"},
+      {"exp missing",
+       [](HandlerTest& t) {
+         json c = t.Claims("alice");
+         c.erase("exp");
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}}, c, t.rsa_.get());
+       },
+       "missing_claim"},
+      {"sub missing",
+       [](HandlerTest& t) {
+         json c = t.Claims("alice");
+         c.erase("sub");
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}}, c, t.rsa_.get());
+       },
+       "missing_claim"},
+      {"sub not a string", [](HandlerTest& t) { return t.Token("alice", 600, {{"sub", 42}}); }, "malformed"},
+      {"aud array without ours",
+       [](HandlerTest& t) { return t.Token("alice", 600, {{"aud", {"a", "b"}}}); },
+       "wrong_audience"},
+      {"aud missing",
+       [](HandlerTest& t) {
+         json c = t.Claims("alice");
+         c.erase("aud");
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}}, c, t.rsa_.get());
+       },
+       "missing_claim"},
+      {"nbf in the future", [](HandlerTest& t) { return t.Token("alice", 600, {{"nbf", kNow + 300}}); }, "not_yet_valid"},
+      {"iat in the future", [](HandlerTest& t) { return t.Token("alice", 600, {{"iat", kNow + 300}}); }, "not_yet_valid"},
+      {"iss with a trailing difference",
+       [](HandlerTest& t) { return t.Token("alice", 600, {{"iss", std::string(kIssuerUrl) + "x"}}); },
+       "wrong_issuer"},
+      {"payload swapped onto a valid signature",
+       [](HandlerTest& t) {
+         const std::string good = t.Token("alice");
+         const std::string other = t.Token("admin");
+         const auto a = good.find('.'), b = good.rfind('.');
+         const auto oa = other.find('.'), ob = other.rfind('.');
+         return good.substr(0, a) + other.substr(oa, ob - oa) + good.substr(b);
+       },
+       "bad_signature"},
   };
   for (const auto& c : cases) {
     const Outcome o = HandleClaims(RequestClaims(c.token(*this)));
