@@ -9,16 +9,9 @@
 namespace natstack::callout {
 namespace {
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 Result<std::string> ReadSecret(const std::string& path, const char* what) {
-  auto text = ReadSecretFile(path);
-  if (!text) return Fail(text.error().Wrap(what));
-  std::string value = Trim(std::move(*text));
-  if (value.empty()) return Fail(Code::kInvalidArgument, std::string(what) + ": " + path + " is empty");
+  auto value = ReadSecretValue(path);
+  if (!value) return Fail(value.error().Wrap(what));
   return value;
 }
 

@@ -23,11 +23,6 @@ bool RoleFromName(const std::string& name, nkeys::Role* role) {
   return false;
 }
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 void AddKeysCommand(CLI::App& app, Globals& /*g*/, Action& action) {
@@ -86,12 +81,12 @@ void AddKeysCommand(CLI::App& app, Globals& /*g*/, Action& action) {
   pub->add_option("seed_file", *seed_file)->required();
   pub->callback([&action, seed_file] {
     action = [seed_file] {
-      auto text = ReadSecretFile(*seed_file);
+      auto text = ReadSecretValue(*seed_file);
       if (!text) {
         PrintError("keys public", text.error().message);
         return 1;
       }
-      const std::string seed = Trim(std::move(*text));
+      const std::string seed = std::move(*text);
       if (seed.size() > 1 && seed[0] == 'S' && seed[1] == 'X') {
         auto x = nkeys::XKey::FromSeed(seed);
         if (!x) {

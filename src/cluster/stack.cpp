@@ -14,14 +14,9 @@ namespace {
 
 constexpr auto kRenewBefore = std::chrono::hours(24 * 30);
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 /// Creates a secret file with `make()` when absent; returns its content either way.
 Result<std::string> EnsureSecret(const std::string& path, const std::function<std::string()>& make) {
-  if (FileExists(path)) return ReadStateSecret(path);
+  if (FileExists(path)) return ReadSecretValue(path);
   std::string value = make();
   NATSTACK_TRY(WriteFileAtomic(path, value + "\n", 0600));
   return value;
@@ -56,14 +51,6 @@ bool Covers(const pki::CertInfo& info, const CertificateNames& names) {
 }
 
 }  // namespace
-
-Result<std::string> ReadStateSecret(const std::string& path) {
-  auto text = ReadSecretFile(path);
-  if (!text) return Fail(text.error());
-  std::string value = Trim(std::move(*text));
-  if (value.empty()) return Fail(Code::kInvalidArgument, path + " is empty");
-  return value;
-}
 
 CertificateNames RequiredCertificateNames(const StackLayout& layout) {
   CertificateNames names;

@@ -33,7 +33,4 @@ struct CertificateNames {
 };
 CertificateNames RequiredCertificateNames(const StackLayout& layout);
 
-/// Reads a secret file written by PrepareStack (trailing newline removed).
-Result<std::string> ReadStateSecret(const std::string& path);
-
 }  // namespace natstack::cluster

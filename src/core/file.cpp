@@ -52,6 +52,15 @@ Result<std::string> ReadSecretFile(const std::string& path) {
   return ReadFile(path);
 }
 
+Result<std::string> ReadSecretValue(const std::string& path) {
+  NATSTACK_ASSIGN_OR_RETURN(std::string value, ReadSecretFile(path));
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r' ||
+                            value.back() == ' ' || value.back() == '\t'))
+    value.pop_back();
+  if (value.empty()) return Fail(Code::kInvalidArgument, path + " is empty");
+  return value;
+}
+
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

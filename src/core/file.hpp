@@ -16,6 +16,10 @@ Result<std::string> ReadFile(const std::string& path);
 /// Reads a secret file; refuses (kPermissionDenied) when group or others may read it.
 Result<std::string> ReadSecretFile(const std::string& path);
 
+/// A one-line secret (seed, password): ReadSecretFile, trailing whitespace removed;
+/// kInvalidArgument when nothing is left.
+Result<std::string> ReadSecretValue(const std::string& path);
+
 /// Writes `data` to a temporary file in the same directory with `mode`, fsyncs and renames it
 /// over `path`: readers see the old or the new content, never a mix.
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
