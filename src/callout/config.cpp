@@ -50,6 +50,7 @@ Result<CalloutConfig> ParseCalloutConfig(std::string_view json_text, std::string
   NATSTACK_TRY(r.StringList("allowed_servers", c.allowed_servers));
   NATSTACK_TRY(r.Int("max_user_ttl_s", c.max_user_ttl_s, 1, 7 * 24 * 3600));
   NATSTACK_TRY(r.String("log_level", c.log_level));
+  NATSTACK_TRY(r.String("http_listen", c.http_listen));
   NATSTACK_TRY(r.Object("oidc", Required::kYes,
                         [&](ConfigReader& sub) { return ParseOidc(sub, c.oidc); }));
   NATSTACK_TRY(r.Object("permissions", Required::kNo,
@@ -60,6 +61,14 @@ Result<CalloutConfig> ParseCalloutConfig(std::string_view json_text, std::string
       c.log_level != "error")
     return Fail(r.InvalidError("log_level", "must be debug, info, warn or error"));
   NATSTACK_TRY(r.Finish());
+  if (!c.http_listen.empty()) {
+    const auto colon = c.http_listen.rfind(':');
+    const std::string port =
+        colon == std::string::npos ? std::string() : c.http_listen.substr(colon + 1);
+    if (colon == 0 || port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
+      return Fail(r.InvalidError("http_listen", "expected HOST:PORT, got \"" + c.http_listen + "\""));
+  }
   if (auto t = ValidateTemplate(c.permissions); !t)
     return Fail(Code::kInvalidArgument, std::string(source) + ": " + t.error().message);
   jwt::VerifierConfig vc;
@@ -86,6 +95,7 @@ std::string SerializeCalloutConfig(const CalloutConfig& c) {
       {"allowed_servers", c.allowed_servers},
       {"max_user_ttl_s", c.max_user_ttl_s},
       {"log_level", c.log_level},
+      {"http_listen", c.http_listen},
       {"oidc",
        {{"issuer", c.oidc.issuer},
         {"audiences", c.oidc.audiences},

@@ -52,6 +52,8 @@ struct CalloutConfig {
   PermissionTemplate permissions;
   int64_t max_user_ttl_s = 3600;  ///< user JWT lifetime cap (also capped by the token's exp)
   std::string log_level = "info";
+  /// HOST:PORT for /healthz, /readyz and /metrics; "" = no HTTP endpoint.
+  std::string http_listen;
 };
 
 /// Parses the JSON text of a callout config. `source` names the file in errors, which name the

@@ -16,22 +16,6 @@ Outcome Drop(std::string reason) {
 
 }  // namespace
 
-void Stats::Count(const Outcome& outcome) {
-  std::string key;
-  switch (outcome.kind) {
-    case Outcome::Kind::kAdmitted: key = "admitted"; break;
-    case Outcome::Kind::kRefused: key = "refused." + outcome.reason; break;
-    case Outcome::Kind::kDropped: key = "dropped." + outcome.reason; break;
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  ++counts_[key];
-}
-
-std::map<std::string, uint64_t> Stats::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return counts_;
-}
-
 RequestHandler::RequestHandler(const CalloutConfig& config, nkeys::KeyPair issuer,
                                nkeys::XKey xkey, const jwt::OidcVerifier& verifier,
                                const Clock& clock)

@@ -10,10 +10,7 @@
 /// answer). Every refusal of a trusted request is a signed error response, so the client fails
 /// at once instead of waiting out the auth timeout.
 
-#include <atomic>
 #include <chrono>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,18 +31,6 @@ struct Outcome {
   std::string response;  ///< payload to publish on the reply subject (empty when dropped)
   std::string user_id;   ///< the identity admitted or refused ("" when unknown)
   std::string server;    ///< server name from the request ("" when unknown)
-};
-
-/// Counters by outcome and reason. Thread-safe.
-class Stats {
- public:
-  void Count(const Outcome& outcome);
-  /// {"admitted": n, "refused.expired": n, "dropped.bad_request_signature": n, ...}
-  std::map<std::string, uint64_t> Snapshot() const;
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, uint64_t> counts_;
 };
 
 class RequestHandler {

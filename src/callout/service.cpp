@@ -98,6 +98,26 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
   if (auto flushed = svc->conn_->Flush(std::chrono::seconds(5)); !flushed)
     return Fail(flushed.error().Wrap("subscribing to " + c.subject));
 
+  if (!c.http_listen.empty()) {
+    const auto colon = c.http_listen.rfind(':');
+    http::ServerOptions so;
+    so.host = c.http_listen.substr(0, colon);
+    so.port = static_cast<uint16_t>(std::stoi(c.http_listen.substr(colon + 1)));
+    svc->http_ = std::make_unique<http::Server>(so);
+    svc->http_->Get("/healthz", [](const http::Request&) { return http::Text(200, "ok\n"); });
+    svc->http_->Get("/readyz", [self](const http::Request&) {
+      return self->IsReady() ? http::Text(200, "ready\n")
+                             : http::Text(503, "not connected to the cluster\n");
+    });
+    svc->http_->Get("/metrics", [self](const http::Request&) {
+      http::Response r = http::Text(200, self->MetricsText());
+      r.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
+      return r;
+    });
+    if (auto started = svc->http_->Start(); !started)
+      return Fail(started.error().Wrap("http_listen"));
+  }
+
   log.Info("callout", "serving " + c.subject + " in queue group " + c.queue_group + " on " +
                           svc->conn_->ConnectedUrl() + " as issuer " +
                           svc->handler_->IssuerPublicKey() + ", xkey " +
@@ -108,23 +128,36 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
 CalloutService::~CalloutService() { Stop(); }
 
 void CalloutService::Stop() {
+  if (http_) http_->Stop();
   sub_.reset();
   conn_.reset();
   if (jwks_) jwks_->Stop();
 }
 
-bool CalloutService::IsConnected() const { return conn_ && conn_->IsConnected(); }
+bool CalloutService::IsReady() const { return sub_ && conn_ && conn_->IsConnected(); }
+
+std::string CalloutService::MetricsText() const {
+  Metrics::JwksState state;
+  if (jwks_) {
+    const auto stats = jwks_->Stats();
+    state.fetch_failures = stats.failures;
+    state.keys = stats.key_count;
+    if (stats.last_success)
+      state.age_seconds = std::chrono::duration<double>(clock_.Now() - *stats.last_success).count();
+  }
+  return metrics_.Render(state);
+}
 
 void CalloutService::OnRequest(nats_client::Message&& msg) {
   const auto start = clock_.Monotonic();
   const Outcome outcome = handler_->Handle(msg.Data(), msg.Header("Nats-Server-Xkey"));
-  stats_.Count(outcome);
   if (!outcome.response.empty() && !msg.Reply().empty()) {
     if (auto sent = conn_->Respond(msg.Reply(), outcome.response); !sent)
       log_.Warn("callout", "reply failed: " + sent.error().message);
   }
-  const double ms =
-      std::chrono::duration<double, std::milli>(clock_.Monotonic() - start).count();
+  const auto took_ns = clock_.Monotonic() - start;
+  metrics_.Record(outcome, took_ns);
+  const double ms = std::chrono::duration<double, std::milli>(took_ns).count();
   char took[32];
   std::snprintf(took, sizeof took, "%.2f ms", ms);
   switch (outcome.kind) {

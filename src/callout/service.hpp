@@ -10,10 +10,12 @@
 
 #include "callout/config.hpp"
 #include "callout/handler.hpp"
+#include "callout/metrics.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/logger.hpp"
 #include "http/client.hpp"
+#include "http/server.hpp"
 #include "jwt/remote_jwks.hpp"
 #include "jwt/verifier.hpp"
 #include "nats_client/connection.hpp"
@@ -33,8 +35,12 @@ class CalloutService {
 
   /// Unsubscribes (draining requests in flight) and closes the connection.
   void Stop();
-  const Stats& stats() const { return stats_; }
-  bool IsConnected() const;
+  /// Ready: keys loaded (Start succeeded), connected and subscribed.
+  bool IsReady() const;
+  /// The /metrics text.
+  std::string MetricsText() const;
+  /// The bound port of the HTTP endpoint (0 when off).
+  uint16_t HttpPort() const { return http_ ? http_->BoundPort() : 0; }
 
  private:
   CalloutService(CalloutConfig config, const Clock& clock, Logger& log)
@@ -44,7 +50,8 @@ class CalloutService {
   CalloutConfig config_;
   const Clock& clock_;
   Logger& log_;
-  Stats stats_;
+  Metrics metrics_;
+  std::unique_ptr<http::Server> http_;
   std::unique_ptr<jwt::RemoteJwks> jwks_;
   std::unique_ptr<jwt::OidcVerifier> verifier_;
   std::unique_ptr<RequestHandler> handler_;

@@ -63,6 +63,9 @@ Result<cluster::StackLayout> ResolveLayout(const Globals& g, const UpFlags& f) {
         (ntohl(addr.s_addr) >> 24) != 127)
       return Fail(Code::kInvalidArgument, "--idp-listen: expected a loopback IPv4 HOST:PORT such as "
                                           "127.0.0.1:9400, got '" + f.idp_listen + "'");
+    if (std::stoi(port_text) == 65535)
+      return Fail(Code::kInvalidArgument,
+                  "--idp-listen: port 65535 leaves no room for the callout's metrics port (+1)");
     layout.idp_host = host;
     layout.idp_port = std::stoi(port_text);
   }

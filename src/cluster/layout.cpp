@@ -125,6 +125,10 @@ std::string IdpIssuerUrl(const StackLayout& layout) {
   return "http://" + layout.idp_host + ":" + std::to_string(layout.idp_port) + "/";
 }
 
+std::string CalloutHttpListen(const StackLayout& layout) {
+  return layout.idp_host + ":" + std::to_string(layout.idp_port + 1);
+}
+
 namespace {
 std::vector<std::string> Urls(const StackLayout& layout, const char* scheme,
                               int NodeSpec::*port) {
@@ -145,7 +149,8 @@ nlohmann::json InfoJson(const StackLayout& layout) {
           {"clients", ClientUrls(layout)},
           {"websocket", WebSocketUrls(layout)},
           {"monitoring", MonitoringUrls(layout)},
-          {"idp", IdpIssuerUrl(layout)}};
+          {"idp", IdpIssuerUrl(layout)},
+          {"callout_metrics", "http://" + CalloutHttpListen(layout) + "/metrics"}};
 }
 
 }  // namespace natstack::cluster

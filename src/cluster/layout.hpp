@@ -67,6 +67,8 @@ Status SaveLayout(const StackLayout& layout);
 Result<StackLayout> LoadLayout(const std::string& state_dir);
 
 std::string IdpIssuerUrl(const StackLayout& layout);  ///< "http://127.0.0.1:9400/"
+/// The callout's health and metrics endpoint: the IdP's host, the next port ("127.0.0.1:9401").
+std::string CalloutHttpListen(const StackLayout& layout);
 std::vector<std::string> ClientUrls(const StackLayout& layout);      ///< tls://host:port
 std::vector<std::string> WebSocketUrls(const StackLayout& layout);   ///< wss://host:port
 std::vector<std::string> MonitoringUrls(const StackLayout& layout);  ///< http://host:port

@@ -153,6 +153,7 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   c.issuer_seed_file = paths.IssuerSeed();
   c.xkey_seed_file = paths.XKeySeed();
   c.target_account = "AUTH";
+  c.http_listen = CalloutHttpListen(layout);
   c.oidc.issuer = IdpIssuerUrl(layout);
   c.oidc.audiences = {layout.audience};
   // A user's own reply inbox: it may subscribe there and answer its own requests there.

@@ -272,6 +272,8 @@ Status Supervisor::Start() {
     NATSTACK_TRY(CheckPortFree(n.host, n.websocket_port, n.name + " websocket port"));
   }
   NATSTACK_TRY(CheckPortFree(layout_.idp_host, layout_.idp_port, "IdP port", "--idp-listen"));
+  NATSTACK_TRY(CheckPortFree(layout_.idp_host, layout_.idp_port + 1,
+                             "callout metrics port (the IdP port + 1)", "--idp-listen"));
   for (const auto& n : layout_.nodes)
     for (int port : {n.client_port, n.cluster_port, n.monitor_port, n.websocket_port})
       if (n.host == layout_.idp_host && port == layout_.idp_port)
@@ -335,6 +337,7 @@ void Supervisor::PrintReady() const {
       "  monitoring  %s\n"
       "  CA          %s\n"
       "  IdP         %s (audience \"%s\")\n"
+      "  callout     http://%s/metrics\n"
       "  logs        %s\n"
       "\n"
       "  Try it (user alice may use user.alice.> and nothing else):\n"
@@ -345,6 +348,7 @@ void Supervisor::PrintReady() const {
       progress_.Seconds(), layout_.nodes.size(), join(ClientUrls(layout_)).c_str(),
       join(WebSocketUrls(layout_)).c_str(), join(MonitoringUrls(layout_)).c_str(),
       paths_.RootCa().c_str(), IdpIssuerUrl(layout_).c_str(), layout_.audience.c_str(),
+      CalloutHttpListen(layout_).c_str(),
       paths_.LogsDir().c_str(), (exe + sd).c_str(), exe.c_str(), sd.c_str(), (exe + sd).c_str(),
       exe.c_str(), sd.c_str(),
       options_.detached ? ("`" + exe + " down" + sd + "`").c_str()

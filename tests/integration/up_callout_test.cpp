@@ -395,6 +395,26 @@ TEST_F(UpCalloutTest, ClientCommandPublishesAndRefusesWildcardPublishes) {
   EXPECT_NE(denied.output.find("Permissions Violation"), std::string::npos) << denied.output;
 }
 
+TEST_F(UpCalloutTest, CalloutServesReadinessAndMetricsWithReasons) {
+  ASSERT_TRUE(Connect(stack_->ClientUrl(1), Token("alice")));
+  ExpectRefusedQuickly("", "a connection without a token");
+  http::CurlClient client;
+  const std::string base = "http://127.0." + std::to_string(stack_->block()) + ".4:9401";
+  auto ready = client.Get(base + "/readyz");
+  ASSERT_TRUE(ready) << ready.error().message;
+  EXPECT_EQ(ready->status, 200);
+  auto metrics = client.Get(base + "/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  const std::string& m = metrics->body;
+  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"admitted\",reason=\"admitted\"}"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"refused\",reason=\"no_token\"}"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("natstack_callout_decision_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(m.find("natstack_callout_jwks_keys 1\n"), std::string::npos) << m;
+  EXPECT_EQ(m.find("natstack_callout_jwks_age_seconds NaN"), std::string::npos) << m;
+}
+
 TEST_F(UpCalloutTest, SecondUpOnTheSameStateDirIsRefused) {
   auto again = stack_->Up();
   EXPECT_NE(again.exit_code, 0);
