@@ -73,8 +73,6 @@ CommandResult RunNatstack(const std::vector<std::string>& args, std::chrono::sec
   return result;
 }
 
-namespace {
-
 bool PortFree(const std::string& host, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -87,8 +85,6 @@ bool PortFree(const std::string& host, int port) {
   ::close(fd);
   return ok;
 }
-
-}  // namespace
 
 int PickFreeLoopbackBlock() {
   std::random_device rd;

@@ -25,6 +25,9 @@ CommandResult RunNatstack(const std::vector<std::string>& args,
                           const std::vector<std::string>& env = {},
                           const std::string& stdin_text = "");
 
+/// True when host:port can be bound (with SO_REUSEADDR, as the servers bind): nothing listens.
+bool PortFree(const std::string& host, int port);
+
 /// Picks a block B (10..249) whose standard ports on 127.0.B.1-4 are all free.
 int PickFreeLoopbackBlock();
 

@@ -25,19 +25,6 @@ using testing::RunNatstack;
 using testing::Stack;
 using testing::TempDir;
 
-bool CanBind(const std::string& host, int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return ok;
-}
-
 void ExpectNothingLeft(const Stack& stack) {
   // Processes exit asynchronously after their parent reaped them; allow a short moment.
   std::vector<int> left;
@@ -49,7 +36,7 @@ void ExpectNothingLeft(const Stack& stack) {
   EXPECT_TRUE(left.empty()) << left.size() << " processes of the stack are still running";
   for (int i = 1; i <= 3; ++i)
     for (int port : {4222, 6222, 8222, 8443})
-      EXPECT_TRUE(CanBind(stack.NodeHost(i), port)) << stack.NodeHost(i) << ":" << port << " is still bound";
+      EXPECT_TRUE(testing::PortFree(stack.NodeHost(i), port)) << stack.NodeHost(i) << ":" << port << " is still bound";
 }
 
 TEST(UpBadInputTest, NatsServerOlderThan2_10_11IsRefused) {
