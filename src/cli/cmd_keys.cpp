@@ -87,21 +87,12 @@ void AddKeysCommand(CLI::App& app, Globals& /*g*/, Action& action) {
         return 1;
       }
       const std::string seed = std::move(*text);
-      if (seed.size() > 1 && seed[0] == 'S' && seed[1] == 'X') {
-        auto x = nkeys::XKey::FromSeed(seed);
-        if (!x) {
-          PrintError("keys public", *seed_file + ": " + x.error().message);
-          return 1;
-        }
-        std::printf("%s\n", x->PublicKey().c_str());
-        return 0;
-      }
-      auto kp = nkeys::KeyPair::FromSeed(seed);
-      if (!kp) {
-        PrintError("keys public", *seed_file + ": " + kp.error().message);
+      auto pub = nkeys::PublicKeyOfSeed(seed);
+      if (!pub) {
+        PrintError("keys public", *seed_file + ": " + pub.error().message);
         return 1;
       }
-      std::printf("%s\n", kp->PublicKey().c_str());
+      std::printf("%s\n", pub->c_str());
       return 0;
     };
   });

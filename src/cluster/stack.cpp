@@ -28,15 +28,13 @@ std::string RandomPassword() {
   return Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
-Result<std::string> SeedPublicKey(const std::string& seed_text, bool curve) {
-  if (curve) {
-    NATSTACK_ASSIGN_OR_RETURN(auto x, nkeys::XKey::FromSeed(seed_text));
-    return x.PublicKey();
-  }
-  NATSTACK_ASSIGN_OR_RETURN(auto kp, nkeys::KeyPair::FromSeed(seed_text));
-  if (kp.role() != nkeys::Role::kAccount)
-    return Fail(Code::kInvalidArgument, "not an account (SA...) seed");
-  return kp.PublicKey();
+/// The public key of a seed file's content, which must be of `role`.
+Result<std::string> SeedPublicKey(const std::string& seed_text, nkeys::Role role) {
+  NATSTACK_ASSIGN_OR_RETURN(std::string pub, nkeys::PublicKeyOfSeed(seed_text));
+  if (nkeys::RoleOfPublicKey(pub) != role)
+    return Fail(Code::kInvalidArgument,
+                std::string("not a seed of the ") + std::string(nkeys::RoleName(role)) + " role");
+  return pub;
 }
 
 bool Covers(const pki::CertInfo& info, const CertificateNames& names) {
@@ -83,14 +81,14 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
     return std::string(nkeys::KeyPair::Generate(nkeys::Role::kAccount).Seed().view());
   });
   if (!issuer_seed) return Fail(issuer_seed.error().Wrap("issuer seed"));
-  auto issuer_public = SeedPublicKey(*issuer_seed, false);
+  auto issuer_public = SeedPublicKey(*issuer_seed, nkeys::Role::kAccount);
   if (!issuer_public) return Fail(issuer_public.error().Wrap(paths.IssuerSeed()));
   out.issuer_public = *issuer_public;
   auto xkey_seed = EnsureSecret(paths.XKeySeed(), [] {
     return std::string(nkeys::XKey::Generate().Seed().view());
   });
   if (!xkey_seed) return Fail(xkey_seed.error().Wrap("xkey seed"));
-  auto xkey_public = SeedPublicKey(*xkey_seed, true);
+  auto xkey_public = SeedPublicKey(*xkey_seed, nkeys::Role::kCurve);
   if (!xkey_public) return Fail(xkey_public.error().Wrap(paths.XKeySeed()));
   out.xkey_public = *xkey_public;
   NATSTACK_ASSIGN_OR_RETURN(std::string callout_password,

@@ -217,4 +217,14 @@ bool KeyPair::Verify(std::string_view message, std::string_view signature) const
   return crypto::Ed25519Verify(View(raw_public_), message, signature);
 }
 
+Result<std::string> PublicKeyOfSeed(std::string_view seed) {
+  NATSTACK_ASSIGN_OR_RETURN(DecodedSeed decoded, DecodeSeed(seed));
+  if (decoded.role == Role::kCurve) {
+    NATSTACK_ASSIGN_OR_RETURN(XKey x, XKey::FromSeed(seed));
+    return x.PublicKey();
+  }
+  NATSTACK_ASSIGN_OR_RETURN(KeyPair kp, KeyPair::FromSeed(seed));
+  return kp.PublicKey();
+}
+
 }  // namespace natstack::nkeys

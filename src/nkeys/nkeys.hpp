@@ -69,6 +69,10 @@ struct DecodedSeed {
 /// alphabet, checksum, seed marker or role.
 Result<DecodedSeed> DecodeSeed(std::string_view text);
 
+/// The public key of a seed of any role ("SA..." gives "A...", "SX..." gives "X...").
+/// kInvalidArgument for a seed that does not decode.
+Result<std::string> PublicKeyOfSeed(std::string_view seed);
+
 /// Encodes a raw 32-byte seed under `role`. kInvalidArgument when `raw` is not 32 bytes.
 Result<crypto::SecureBytes> EncodeSeed(Role role, std::string_view raw);
 

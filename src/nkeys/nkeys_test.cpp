@@ -411,3 +411,18 @@ TEST(XKeyTest, MovedKeyStillWorks) {
 
 }  // namespace
 }  // namespace natstack::nkeys
+
+namespace natstack::nkeys {
+namespace {
+
+TEST(PublicKeyOfSeedTest, EveryRoleIncludingCurve) {
+  auto account = KeyPair::Generate(Role::kAccount);
+  EXPECT_EQ(*PublicKeyOfSeed(account.Seed().view()), account.PublicKey());
+  auto x = XKey::Generate();
+  EXPECT_EQ(*PublicKeyOfSeed(x.Seed().view()), x.PublicKey());
+  EXPECT_FALSE(PublicKeyOfSeed("SAnotaseed"));
+  EXPECT_FALSE(PublicKeyOfSeed(account.PublicKey()));  // a public key is not a seed
+}
+
+}  // namespace
+}  // namespace natstack::nkeys
