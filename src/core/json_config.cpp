@@ -116,6 +116,21 @@ Status ConfigReader::Object(const std::string& key, Required required,
   return parse(sub);
 }
 
+Status ConfigReader::ObjectList(const std::string& key, Required required,
+                                const std::function<Status(ConfigReader&, size_t)>& parse) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_array()) return Invalid(key, "expected a list of objects");
+  for (size_t i = 0; i < v->size(); ++i) {
+    const std::string item = key + "[" + std::to_string(i) + "]";
+    if (!(*v)[i].is_object()) return Invalid(item, "expected an object");
+    ConfigReader sub((*v)[i], source_, path_ + item + ".");
+    NATSTACK_TRY(parse(sub, i));
+  }
+  return Ok();
+}
+
 const nlohmann::json* ConfigReader::Raw(const std::string& key) {
   Status ignored;
   return Find(key, Required::kNo, &ignored);

@@ -37,6 +37,9 @@ class ConfigReader {
   Status Bool(const std::string& key, bool& out, Required required = Required::kNo);
   Status Object(const std::string& key, Required required,
                 const std::function<Status(ConfigReader&)>& parse);
+  /// A list of objects; `parse` gets a reader for each (errors name `key[i].sub`) and its index.
+  Status ObjectList(const std::string& key, Required required,
+                    const std::function<Status(ConfigReader&, size_t index)>& parse);
   /// The raw value of `key` (nullptr when absent), marked as known: for shapes the typed
   /// getters do not cover, such as lists of objects.
   const nlohmann::json* Raw(const std::string& key);

@@ -41,6 +41,25 @@ TEST(JsonConfigTest, UnknownKeyAndWrongTypesAreNamed) {
   EXPECT_EQ(r2.String("missing", s, Required::kYes).error().message, "c: missing: is required");
 }
 
+TEST(JsonConfigTest, ObjectListNamesTheItem) {
+  auto doc = *ParseJsonDocument(R"({"rules":[{"a":"x"},{"a":"y","b":1}],"bad":[1]})", "c");
+  ConfigReader r(doc, "c", "");
+  std::vector<std::string> seen;
+  auto parse = [&](ConfigReader& sub, size_t) -> Status {
+    std::string a;
+    NATSTACK_TRY(sub.String("a", a, Required::kYes));
+    seen.push_back(a);
+    return sub.Finish();
+  };
+  auto st = r.ObjectList("rules", Required::kYes, parse);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, "c: rules[1].b: unknown key");
+  EXPECT_EQ(seen, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(r.ObjectList("bad", Required::kNo, parse).error().message,
+            "c: bad[0]: expected an object");
+  EXPECT_TRUE(r.ObjectList("absent", Required::kNo, parse));
+}
+
 TEST(JsonConfigTest, AbsentKeysKeepDefaults) {
   auto doc = *ParseJsonDocument("{}", "c");
   ConfigReader r(doc, "c", "");
