@@ -1,6 +1,8 @@
 #include "jwt/remote_jwks.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 namespace natstack::jwt {
@@ -18,7 +20,114 @@ std::string KidList(const Jwks& jwks) {
   return out;
 }
 
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// The value of a Cache-Control directive ("max-age=300" -> 300), nullopt when absent or bad.
+std::optional<int64_t> DirectiveSeconds(const std::string& cache_control, std::string_view name) {
+  size_t pos = 0;
+  while (pos < cache_control.size()) {
+    size_t end = cache_control.find(',', pos);
+    if (end == std::string::npos) end = cache_control.size();
+    std::string_view item(cache_control.data() + pos, end - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.size() > name.size() && item.substr(0, name.size()) == name &&
+        item[name.size()] == '=') {
+      std::string_view v = item.substr(name.size() + 1);
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      if (v.empty() || v.size() > 10 || v.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
+      return std::stoll(std::string(v));
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+bool HasDirective(const std::string& cache_control, std::string_view name) {
+  size_t pos = 0;
+  while (pos < cache_control.size()) {
+    size_t end = cache_control.find(',', pos);
+    if (end == std::string::npos) end = cache_control.size();
+    std::string_view item(cache_control.data() + pos, end - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == name || (item.size() > name.size() && item.substr(0, name.size()) == name &&
+                         item[name.size()] == '='))
+      return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::optional<std::chrono::system_clock::time_point> ParseHttpDate(std::string_view text) {
+  // IMF-fixdate only: "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters). The obsolete forms
+  // (RFC 850, asctime) are not produced by any IdP we know of.
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text.substr(25) != " GMT")
+    return std::nullopt;
+  static constexpr std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  auto digits = [&](size_t at, size_t n) -> int {
+    int v = 0;
+    for (size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return -1;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  std::tm tm{};
+  tm.tm_mday = digits(5, 2);
+  const size_t month = kMonths.find(text.substr(8, 3));
+  tm.tm_year = digits(12, 4) - 1900;
+  tm.tm_hour = digits(17, 2);
+  tm.tm_min = digits(20, 2);
+  tm.tm_sec = digits(23, 2);
+  if (text[7] != ' ' || text[11] != ' ' || text[16] != ' ' || text[19] != ':' ||
+      text[22] != ':' || month == std::string_view::npos || month % 3 != 0 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_year < 70 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+      tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+    return std::nullopt;
+  tm.tm_mon = static_cast<int>(month / 3);
+  const time_t t = timegm(&tm);
+  if (t == static_cast<time_t>(-1)) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(t);
+}
+
+std::optional<std::chrono::seconds> FreshnessLifetime(const http::Response& response,
+                                                      std::chrono::system_clock::time_point now) {
+  using std::chrono::seconds;
+  std::optional<int64_t> lifetime;
+  if (auto cc = response.headers.find("cache-control"); cc != response.headers.end()) {
+    const std::string value = Lower(cc->second);
+    if (HasDirective(value, "no-store") || HasDirective(value, "no-cache")) return seconds(0);
+    lifetime = DirectiveSeconds(value, "s-maxage");
+    if (!lifetime) lifetime = DirectiveSeconds(value, "max-age");
+  }
+  if (!lifetime) {
+    auto expires = response.headers.find("expires");
+    if (expires == response.headers.end()) return std::nullopt;
+    const auto at = ParseHttpDate(expires->second);
+    // An invalid Expires means "already expired" (RFC 9111 §5.3).
+    if (!at) return seconds(0);
+    auto base = now;
+    if (auto date = response.headers.find("date"); date != response.headers.end()) {
+      if (auto d = ParseHttpDate(date->second)) base = *d;
+    }
+    lifetime = std::max<int64_t>(
+        0, std::chrono::duration_cast<seconds>(*at - base).count());
+  }
+  if (auto age = response.headers.find("age"); age != response.headers.end()) {
+    const std::string& a = age->second;
+    if (!a.empty() && a.size() <= 10 && a.find_first_not_of("0123456789") == std::string::npos)
+      *lifetime -= std::stoll(a);
+  }
+  return seconds(std::max<int64_t>(0, *lifetime));
+}
 
 Result<std::string> DiscoverJwksUri(http::Client& client, const std::string& issuer,
                                     const http::RequestOptions& options) {
@@ -70,7 +179,9 @@ Status RemoteJwks::Fetch() {
     std::lock_guard<std::mutex> lock(mu_);
     last_attempt_ = clock_.Monotonic();
     ++stats_.fetches;
+    fetching_ = true;
   }
+  std::optional<std::chrono::seconds> lifetime;
   auto fetched = [&]() -> Result<Jwks> {
     NATSTACK_ASSIGN_OR_RETURN(
         http::Response response,
@@ -84,6 +195,7 @@ Status RemoteJwks::Fetch() {
     NATSTACK_ASSIGN_OR_RETURN(Jwks jwks, Jwks::Parse(response.body).map_error([&](const Error& e) {
       return e.Wrap("JWKS from " + options_.url);
     }));
+    lifetime = FreshnessLifetime(response, clock_.Now());
     if (jwks.empty()) {
       std::string why = jwks.skipped().empty() ? "it lists no keys" : jwks.skipped().front();
       return Fail(Code::kFailedPrecondition,
@@ -93,6 +205,9 @@ Status RemoteJwks::Fetch() {
   }();
 
   std::unique_lock<std::mutex> lock(mu_);
+  fetching_ = false;
+  ++completed_fetches_;
+  cv_.notify_all();
   if (!fetched) {
     ++stats_.failures;
     stats_.last_error = fetched.error().message;
@@ -112,6 +227,9 @@ Status RemoteJwks::Fetch() {
   stats_.last_success = clock_.Now();
   stats_.last_error.clear();
   stats_.key_count = jwks->size();
+  fresh_for_ = std::clamp(lifetime.value_or(options_.refresh_interval),
+                          options_.min_refresh_interval, options_.max_refresh_interval);
+  stats_.refresh_interval = fresh_for_;
   lock.unlock();
   if (before != after || recovered) {
     logger_.Info(kComponent, "loaded " + std::to_string(jwks->size()) + " keys from " +
@@ -143,9 +261,9 @@ void RemoteJwks::Stop() {
 void RemoteJwks::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   // Without keys yet (Load() not called or failed), fetch at once.
-  auto next = keys_->empty()
-                  ? clock_.Monotonic()
-                  : last_attempt_.value_or(clock_.Monotonic()) + options_.refresh_interval;
+  auto next = keys_->empty() ? clock_.Monotonic()
+                             : last_attempt_.value_or(clock_.Monotonic()) +
+                                   (fresh_for_.count() > 0 ? fresh_for_ : options_.refresh_interval);
   std::chrono::steady_clock::duration backoff{0};
   while (!stopping_) {
     const auto now = clock_.Monotonic();
@@ -157,7 +275,7 @@ void RemoteJwks::Run() {
       const auto after = clock_.Monotonic();
       if (ok) {
         backoff = {};
-        next = after + options_.refresh_interval;
+        next = after + fresh_for_;
       } else {
         backoff = backoff.count() == 0
                       ? std::chrono::steady_clock::duration(options_.min_refresh_interval)
@@ -177,19 +295,42 @@ std::shared_ptr<const Jwks> RemoteJwks::Keys() const {
   return keys_;
 }
 
-void RemoteJwks::OnUnknownKid(std::string_view kid) const {
+bool RemoteJwks::RequestRefreshLocked() const {
+  const auto now = clock_.Monotonic();
+  if (refresh_requested_ || fetching_ ||
+      (last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval)) {
+    ++stats_.hints_dropped;
+    return false;
+  }
+  refresh_requested_ = true;
+  ++stats_.hints_accepted;
+  return true;
+}
+
+void RemoteJwks::OnUnknownKid(std::string_view) const {
+  bool requested = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const auto now = clock_.Monotonic();
-    if (refresh_requested_ ||
-        (last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval)) {
-      ++stats_.hints_dropped;
-      return;
-    }
-    refresh_requested_ = true;
-    ++stats_.hints_accepted;
+    requested = RequestRefreshLocked();
   }
-  cv_.notify_all();
+  if (requested) cv_.notify_all();
+}
+
+bool RemoteJwks::AwaitRefresh(std::string_view, std::chrono::milliseconds budget) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t seen = completed_fetches_;
+  // A fetch already pending or under way will do; otherwise ask for one, if the rate limit
+  // allows it. Without the background thread nobody would fetch: do not wait for nothing.
+  const bool coming = refresh_requested_ || fetching_;
+  if (!coming) {
+    if (!RequestRefreshLocked()) return false;
+    cv_.notify_all();
+  } else {
+    ++stats_.hints_dropped;
+  }
+  if (!thread_.joinable() || budget.count() <= 0) return false;
+  cv_.wait_for(lock, budget, [&] { return completed_fetches_ > seen || stopping_; });
+  return completed_fetches_ > seen;
 }
 
 std::optional<std::chrono::system_clock::time_point> RemoteJwks::LastSuccess() const {

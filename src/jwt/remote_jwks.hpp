@@ -29,11 +29,26 @@ namespace natstack::jwt {
 Result<std::string> DiscoverJwksUri(http::Client& client, const std::string& issuer,
                                     const http::RequestOptions& options = {});
 
+/// How long a response stays fresh by its cache headers (RFC 9111 §4.2.1): Cache-Control
+/// s-maxage or max-age, else Expires minus Date (or minus `now` without Date), less the Age
+/// header; zero for no-store / no-cache; nullopt when the response says nothing (or something
+/// unparsable). Header names are lower-case (http::Response).
+std::optional<std::chrono::seconds> FreshnessLifetime(const http::Response& response,
+                                                      std::chrono::system_clock::time_point now);
+
+/// An IMF-fixdate (RFC 9110 §5.6.7, "Sun, 06 Nov 1994 08:49:37 GMT"); nullopt otherwise.
+std::optional<std::chrono::system_clock::time_point> ParseHttpDate(std::string_view text);
+
 struct RemoteJwksOptions {
-  std::string url;                                ///< the JWKS URL (e.g. from DiscoverJwksUri)
-  http::RequestOptions request;                   ///< timeout, ca_file, headers
-  std::chrono::seconds refresh_interval{300};     ///< background refresh period
-  std::chrono::seconds min_refresh_interval{10};  ///< at most one unknown-kid refresh per this
+  std::string url;                             ///< the JWKS URL (e.g. from DiscoverJwksUri)
+  http::RequestOptions request;                ///< timeout, ca_file, headers
+  /// Background refresh period when the response has no cache headers.
+  std::chrono::seconds refresh_interval{300};
+  /// At most one fetch per this (unknown-kid refreshes; also the floor for cache headers and
+  /// the first retry after a failure).
+  std::chrono::seconds min_refresh_interval{10};
+  /// The longest a key set is kept without a refresh, whatever its cache headers say.
+  std::chrono::seconds max_refresh_interval{3600};
 };
 
 /// Counters and state, for metrics ("JWKS freshness") and tests.
@@ -45,17 +60,23 @@ struct RemoteJwksStats {
   std::optional<std::chrono::system_clock::time_point> last_success;  ///< Clock::Now() of it
   std::string last_error;                                             ///< empty after a success
   size_t key_count = 0;
+  /// The refresh interval chosen after the last success (cache headers, clamped).
+  std::chrono::seconds refresh_interval{0};
 };
 
 /// A KeySource backed by a JWKS URL.
 ///
 /// - Load() fetches synchronously (call it before reporting ready: the first token must not wait
 ///   on the network). Its error names the URL and the cause.
-/// - Start() runs a background thread that refreshes every `refresh_interval`, sooner after an
+/// - Start() runs a background thread that refreshes when the key set goes stale — after the
+///   response's freshness lifetime (FreshnessLifetime) clamped to [min_refresh_interval,
+///   max_refresh_interval], or `refresh_interval` without cache headers — sooner after an
 ///   unknown-kid hint (at most once per `min_refresh_interval`, measured from the last fetch
 ///   attempt), and retries failures with backoff (min_refresh_interval doubling up to
 ///   refresh_interval). A failed fetch (or one whose document has no usable key) keeps the last
 ///   good keys and logs a warning.
+/// - AwaitRefresh() is the hint plus a bounded wait for the fetch it caused (or the one under
+///   way); while the rate limit holds it returns false at once, so unknown kids cost nothing.
 /// - Timing uses clock.Monotonic() (a FakeClock drives it in tests; the thread re-reads the clock
 ///   at least every 250 ms). Stop()/the destructor wake and join the thread at once, but wait for
 ///   a fetch in flight (bounded by the request timeout).
@@ -73,6 +94,7 @@ class RemoteJwks final : public KeySource {
 
   std::shared_ptr<const Jwks> Keys() const override;
   void OnUnknownKid(std::string_view kid) const override;
+  bool AwaitRefresh(std::string_view kid, std::chrono::milliseconds budget) const override;
 
   std::optional<std::chrono::system_clock::time_point> LastSuccess() const;
   RemoteJwksStats Stats() const;
@@ -81,6 +103,8 @@ class RemoteJwks final : public KeySource {
  private:
   Status Fetch();
   void Run();
+  /// Under mu_: asks for a refresh unless one is pending or the rate limit holds.
+  bool RequestRefreshLocked() const;
 
   const RemoteJwksOptions options_;
   http::Client& client_;
@@ -93,6 +117,9 @@ class RemoteJwks final : public KeySource {
   mutable RemoteJwksStats stats_;
   std::optional<std::chrono::steady_clock::time_point> last_attempt_;
   mutable bool refresh_requested_ = false;
+  bool fetching_ = false;
+  uint64_t completed_fetches_ = 0;  // fetches finished (AwaitRefresh waits for the next one)
+  std::chrono::seconds fresh_for_{0};  // interval after the last success
   bool stopping_ = false;
   std::thread thread_;
 };

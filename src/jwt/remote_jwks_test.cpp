@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -46,8 +47,11 @@ class JwksEndpoint {
   JwksEndpoint() {
     server_.Get("/jwks.json", [this](const http::Request&) {
       ++hits_;
+      if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_.load()));
       std::lock_guard<std::mutex> lock(mu_);
-      return http::Json(status_, body_);
+      http::Response r = http::Json(status_, body_);
+      for (const auto& [k, v] : headers_) r.headers[k] = v;
+      return r;
     });
     server_.Get("/.well-known/openid-configuration", [this](const http::Request&) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -55,11 +59,14 @@ class JwksEndpoint {
     });
     EXPECT_TRUE(server_.Start().has_value());
   }
-  void Set(int status, std::string body) {
+  void Set(int status, std::string body, std::map<std::string, std::string> headers = {}) {
     std::lock_guard<std::mutex> lock(mu_);
     status_ = status;
     body_ = std::move(body);
+    headers_ = std::move(headers);
   }
+  /// Delays every JWKS answer (a slow IdP).
+  void SetDelay(std::chrono::milliseconds d) { delay_ms_ = static_cast<int>(d.count()); }
   void SetDiscovery(std::string body) {
     std::lock_guard<std::mutex> lock(mu_);
     discovery_ = std::move(body);
@@ -75,7 +82,9 @@ class JwksEndpoint {
   int status_ = 200;
   std::string body_ = R"({"keys":[]})";
   std::string discovery_ = "{}";
+  std::map<std::string, std::string> headers_;
   std::atomic<int> hits_{0};
+  std::atomic<int> delay_ms_{0};
 };
 
 const crypto::EvpPkeyPtr& KeyA() {
@@ -264,6 +273,136 @@ TEST_F(RemoteJwksTest, VerifierPicksUpARotatedKey) {
   ASSERT_TRUE(WaitFor([&] { return jwks.Keys()->Find("b") != nullptr; }));
   EXPECT_TRUE(verifier.Verify(*token).has_value());
   EXPECT_EQ(logger_.All().find(*token), std::string::npos);
+}
+
+TEST(FreshnessLifetimeTest, CacheHeaders) {
+  const auto now = *ParseHttpDate("Fri, 04 Dec 2026 10:00:00 GMT");
+  struct Case {
+    std::map<std::string, std::string> headers;
+    std::optional<int64_t> seconds;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{}, std::nullopt},
+           {{{"cache-control", "public, max-age=300"}}, 300},
+           {{{"cache-control", "max-age=\"60\""}}, 60},
+           {{{"cache-control", "max-age=300, s-maxage=120"}}, 120},
+           {{{"cache-control", "Public, Max-Age=300"}}, 300},
+           {{{"cache-control", "max-age=300"}, {"age", "100"}}, 200},
+           {{{"cache-control", "max-age=300"}, {"age", "400"}}, 0},
+           {{{"cache-control", "no-cache"}}, 0},
+           {{{"cache-control", "no-store, max-age=300"}}, 0},
+           {{{"cache-control", "max-age=abc"}}, std::nullopt},
+           {{{"cache-control", "max-age=-5"}}, std::nullopt},
+           {{{"cache-control", "max-age-ish=5"}}, std::nullopt},
+           {{{"expires", "Fri, 04 Dec 2026 11:00:00 GMT"}}, 3600},
+           {{{"expires", "Fri, 04 Dec 2026 11:00:00 GMT"}, {"date", "Fri, 04 Dec 2026 10:30:00 GMT"}},
+            1800},
+           {{{"expires", "Fri, 04 Dec 2026 09:00:00 GMT"}}, 0},
+           {{{"expires", "0"}}, 0},
+           {{{"cache-control", "max-age=10"}, {"expires", "Fri, 04 Dec 2026 11:00:00 GMT"}}, 10},
+       }) {
+    http::Response r;
+    r.headers = c.headers;
+    auto got = FreshnessLifetime(r, now);
+    std::string label;
+    for (const auto& [k, v] : c.headers) label += k + ": " + v + "; ";
+    ASSERT_EQ(got.has_value(), c.seconds.has_value()) << label;
+    if (got) {
+      EXPECT_EQ(got->count(), *c.seconds) << label;
+    }
+  }
+}
+
+TEST(FreshnessLifetimeTest, HttpDates) {
+  auto t = ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(std::chrono::system_clock::to_time_t(*t), 784111777);
+  for (const char* bad : {"", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nox 1994 08:49:37 GMT",
+                          "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT",
+                          "Sunday, 06-Nov-94 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:3x GMT"}) {
+    EXPECT_FALSE(ParseHttpDate(bad).has_value()) << bad;
+  }
+}
+
+TEST_F(RemoteJwksTest, CacheHeadersChooseTheRefreshInterval) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}), {{"cache-control", "public, max-age=60"}});
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  EXPECT_EQ(jwks.Stats().refresh_interval, 60s);
+  jwks.Start();
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}, {KeyB().get(), "b"}}),
+                {{"cache-control", "max-age=1"}});  // below the floor: 10 s
+  clock_.Advance(59s);
+  std::this_thread::sleep_for(300ms);  // the thread re-reads the clock every 250 ms
+  EXPECT_EQ(endpoint_.hits(), 1);
+  clock_.Advance(1s);
+  ASSERT_TRUE(WaitFor([&] { return jwks.Keys()->Find("b") != nullptr; }));
+  EXPECT_TRUE(WaitFor([&] { return jwks.Stats().refresh_interval == 10s; }));
+
+  // A huge max-age is capped at max_refresh_interval.
+  RemoteJwksOptions capped = Options();
+  capped.max_refresh_interval = 120s;
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}), {{"cache-control", "max-age=86400"}});
+  RemoteJwks other(capped, client_, clock_, logger_);
+  ASSERT_TRUE(other.Load().has_value());
+  EXPECT_EQ(other.Stats().refresh_interval, 120s);
+  // No header: refresh_interval.
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks plain(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(plain.Load().has_value());
+  EXPECT_EQ(plain.Stats().refresh_interval, 300s);
+}
+
+TEST_F(RemoteJwksTest, AwaitRefreshFindsARotatedKeyInOneCall) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  jwks.Start();
+  VerifierConfig config;
+  config.issuer = "https://issuer.test/";
+  config.audiences = {"natstack"};
+  config.algorithms = {"ES256"};
+  config.unknown_kid_wait = 5s;
+  OidcVerifier verifier(config, jwks, clock_);
+  const json claims = {{"iss", config.issuer},
+                       {"aud", "natstack"},
+                       {"sub", "alice"},
+                       {"exp", clock_.UnixSeconds() + 3600}};
+  auto token = SignJws({{"alg", "ES256"}, {"kid", "b"}}, claims, KeyB().get());
+  ASSERT_TRUE(token.has_value());
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}, {KeyB().get(), "b"}}));
+  clock_.Advance(11s);  // past the rate limit of the Load above
+  auto verified = verifier.Verify(*token);  // waits for the refresh it asks for
+  ASSERT_TRUE(verified.has_value()) << verified.error().detail;
+  EXPECT_EQ(endpoint_.hits(), 2);
+
+  // Within the rate limit a made-up kid is refused at once, with no fetch.
+  auto forged = SignJws({{"alg", "ES256"}, {"kid", "zzz"}}, claims, KeyB().get());
+  const auto start = std::chrono::steady_clock::now();
+  auto refused = verifier.Verify(*forged);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().reason, Refusal::kUnknownKey);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_EQ(endpoint_.hits(), 2);
+}
+
+TEST_F(RemoteJwksTest, AwaitRefreshIsBoundedByItsBudget) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwks jwks(Options(), client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  jwks.Start();
+  endpoint_.SetDelay(1500ms);  // slower than the budget
+  clock_.Advance(11s);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(jwks.AwaitRefresh("b", 200ms));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 190ms);
+  EXPECT_LT(took, 1200ms);
+  // Known keys keep being served while the slow fetch runs.
+  EXPECT_NE(jwks.Keys()->Find("a"), nullptr);
+  // Without the background thread, nothing would fetch: no wait at all.
+  RemoteJwks idle(Options(), client_, clock_, logger_);
+  EXPECT_FALSE(idle.AwaitRefresh("b", 5s));
 }
 
 TEST_F(RemoteJwksTest, Discovery) {

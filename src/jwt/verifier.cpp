@@ -74,6 +74,7 @@ std::string_view RefusalName(Refusal reason) {
     case Refusal::kMissingClaim: return "missing_claim";
     case Refusal::kKeysUnavailable: return "keys_unavailable";
     case Refusal::kTooLarge: return "too_large";
+    case Refusal::kClaimMismatch: return "claim_mismatch";
   }
   return "unknown";
 }
@@ -106,6 +107,24 @@ Status ValidateVerifierConfig(const VerifierConfig& config) {
   if (config.max_age && config.max_age->count() < 0)
     return Fail(Code::kInvalidArgument, "max_age is negative");
   if (config.max_token_bytes == 0) return Fail(Code::kInvalidArgument, "max_token_bytes is 0");
+  if (!config.required_claims.is_object())
+    return Fail(Code::kInvalidArgument, "required_claims is not an object");
+  for (const auto& [name, value] : config.required_claims.items()) {
+    if (name.empty()) return Fail(Code::kInvalidArgument, "required_claims has an empty name");
+    if (name[0] == '/') {
+      try {
+        (void)nlohmann::json::json_pointer(name);
+      } catch (const nlohmann::json::exception&) {
+        return Fail(Code::kInvalidArgument,
+                    "required_claims: \"" + name + "\" is not a valid JSON pointer");
+      }
+    }
+    if (value.is_object())
+      return Fail(Code::kInvalidArgument,
+                  "required_claims: \"" + name + "\" must be a value, a list of values or null");
+  }
+  if (config.unknown_kid_wait.count() < 0)
+    return Fail(Code::kInvalidArgument, "unknown_kid_wait is negative");
   return Ok();
 }
 
@@ -152,15 +171,21 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
     if (!kid_it->is_string()) return Refuse(Refusal::kMalformed, "kid is not a string");
     kid = kid_it->get<std::string>();
   }
-  const std::shared_ptr<const Jwks> jwks = keys_.Keys();
+  std::shared_ptr<const Jwks> jwks = keys_.Keys();
   if (!jwks || jwks->empty())
     return Refuse(Refusal::kKeysUnavailable, "no keys for issuer " + Quote(config_.issuer));
   const Jwk* jwk = nullptr;
   if (!kid.empty()) {
     jwk = jwks->Find(kid);
     if (jwk == nullptr) {
-      keys_.OnUnknownKid(kid);
-      return Refuse(Refusal::kUnknownKey, "kid " + Quote(kid) + " is not in the JWKS");
+      // Maybe the IdP rotated: a fresh key set may have it (the source rate-limits fetches, so
+      // a flood of made-up kids costs one fetch per interval, not one per token).
+      if (keys_.AwaitRefresh(kid, config_.unknown_kid_wait)) {
+        jwks = keys_.Keys();
+        if (jwks) jwk = jwks->Find(kid);
+      }
+      if (jwk == nullptr)
+        return Refuse(Refusal::kUnknownKey, "kid " + Quote(kid) + " is not in the JWKS");
     }
   } else {
     // No kid: only unambiguous when exactly one key fits the algorithm.
@@ -278,8 +303,33 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
   if (sub_it->get_ref<const std::string&>().empty())
     return Refuse(Refusal::kMissingClaim, "sub is empty");
   out.subject = sub_it->get<std::string>();
+
+  // 11. Required claims.
+  for (const auto& [name, expected] : config_.required_claims.items()) {
+    const json* value = nullptr;
+    if (name[0] == '/') {
+      const json::json_pointer pointer(name);  // validated with the config
+      if (claims.contains(pointer)) value = &claims.at(pointer);
+    } else if (auto it = claims.find(name); it != claims.end()) {
+      value = &*it;
+    }
+    if (value == nullptr) return Refuse(Refusal::kMissingClaim, "no claim " + Quote(name));
+    if (!RequiredClaimMatches(*value, expected))
+      return Refuse(Refusal::kClaimMismatch, "claim " + Quote(name) + " has no required value");
+  }
   out.claims = claims;
   return out;
+}
+
+bool RequiredClaimMatches(const nlohmann::json& value, const nlohmann::json& expected) {
+  if (expected.is_null()) return true;
+  auto one = [&value](const json& want) {
+    if (value == want) return true;
+    if (value.is_array()) return std::find(value.begin(), value.end(), want) != value.end();
+    return false;
+  };
+  if (expected.is_array()) return std::any_of(expected.begin(), expected.end(), one);
+  return one(expected);
 }
 
 tl::expected<std::string, TokenError> PeekIssuer(std::string_view token, size_t max_token_bytes) {

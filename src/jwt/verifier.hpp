@@ -39,6 +39,7 @@ enum class Refusal {
   kMissingClaim,     ///< "missing_claim": no iss, sub, aud or exp (or iat with max_age)
   kKeysUnavailable,  ///< "keys_unavailable": the key source has no keys (JWKS never loaded)
   kTooLarge,         ///< "too_large": longer than max_token_bytes
+  kClaimMismatch,    ///< "claim_mismatch": a required claim has another value
 };
 
 std::string_view RefusalName(Refusal reason);
@@ -72,6 +73,15 @@ class KeySource {
   /// this themselves; it must return at once. Thread-safe. (const: verifiers hold a const
   /// KeySource& and a hint does not change what Keys() returns now.)
   virtual void OnUnknownKid(std::string_view kid) const {}
+  /// Like OnUnknownKid, but waits up to `budget` for the refresh it asks for (or one already
+  /// under way) to finish. True when a fetch finished after the call, so Keys() may now hold the
+  /// kid; false at once when the source's rate limit allows no fetch now, or when the budget ran
+  /// out. Blocks the calling thread: call it from a worker, never from a delivery thread.
+  /// Thread-safe. The default does not wait (a fixed set never changes on its own).
+  virtual bool AwaitRefresh(std::string_view kid, std::chrono::milliseconds budget) const {
+    OnUnknownKid(kid);
+    return false;
+  }
 };
 
 /// A fixed key set (tests, keys from configuration). Replace() swaps it atomically (rotation in
@@ -98,11 +108,21 @@ struct VerifierConfig {
   std::chrono::seconds leeway{30};  ///< clock skew allowed on exp, nbf and iat
   std::optional<std::chrono::seconds> max_age;  ///< refuse tokens issued longer ago (needs iat)
   size_t max_token_bytes = kDefaultMaxTokenBytes;
+  /// Claims a token must carry, name -> value. A name starting with '/' is a JSON pointer into
+  /// the payload (for nested claims); any other name is a top-level claim, taken literally
+  /// (Auth0-style names such as "https://example.com/roles" contain dots and slashes after the
+  /// scheme). The value matches when the claim equals it or, for an array claim, contains it; a
+  /// list of values accepts any of them; null only requires the claim to be present.
+  nlohmann::json required_claims = nlohmann::json::object();
+  /// On an unknown kid, wait this long for the key source to refresh (a rotation at the IdP:
+  /// the first token signed with a new key must not be refused). 0 = refuse at once.
+  std::chrono::milliseconds unknown_kid_wait{0};
 };
 
 /// Checks a configuration the way a config parser should, before building a verifier:
 /// kInvalidArgument naming the problem (empty issuer, no audiences, an algorithm that is not
-/// supported — "none" and HS* are named as never allowed —, negative leeway or max_age).
+/// supported — "none" and HS* are named as never allowed —, negative leeway or max_age, a
+/// required_claims that is not an object, or a JSON pointer name that does not parse).
 Status ValidateVerifierConfig(const VerifierConfig& config);
 
 /// Verifies tokens of one issuer. Thread-safe (const); `keys` and `clock` must outlive it.
@@ -111,8 +131,9 @@ class OidcVerifier {
   OidcVerifier(VerifierConfig config, const KeySource& keys, const Clock& clock);
 
   /// Checks, in order: structure and size → alg in the allow-list → iss → kid/key (and alg fits
-  /// the key) → signature → aud → exp (required) → nbf → iat/max_age → sub (required).
-  /// An unknown kid calls keys.OnUnknownKid(kid).
+  /// the key) → signature → aud → exp (required) → nbf → iat/max_age → sub (required) →
+  /// required claims. An unknown kid calls keys.AwaitRefresh(kid, unknown_kid_wait) (which may
+  /// block up to that long) and looks again.
   tl::expected<VerifiedToken, TokenError> Verify(std::string_view token) const;
 
   const VerifierConfig& config() const { return config_; }
@@ -122,6 +143,9 @@ class OidcVerifier {
   const KeySource& keys_;
   const Clock& clock_;
 };
+
+/// Whether a claim's value satisfies a required_claims entry (see VerifierConfig).
+bool RequiredClaimMatches(const nlohmann::json& value, const nlohmann::json& expected);
 
 /// The "iss" a token claims, read without verifying anything (to pick a verifier). kMalformed
 /// when the token does not parse, kMissingClaim when it has no string iss.

@@ -482,6 +482,94 @@ TEST(RefusalTest, NamesAreStable) {
   EXPECT_EQ(RefusalName(Refusal::kTooOld), "too_old");
   EXPECT_EQ(RefusalName(Refusal::kMissingClaim), "missing_claim");
   EXPECT_EQ(RefusalName(Refusal::kKeysUnavailable), "keys_unavailable");
+  EXPECT_EQ(RefusalName(Refusal::kTooLarge), "too_large");
+  EXPECT_EQ(RefusalName(Refusal::kClaimMismatch), "claim_mismatch");
+}
+
+TEST_F(VerifierTest, RequiredClaims) {
+  VerifierConfig config = Config();
+  config.required_claims = {{"email_verified", true},
+                            {"org", json::array({"acme", "globex"})},
+                            {"https://example.com/roles", "nats"},
+                            {"/tenant/id", 7},
+                            {"scope", nullptr}};
+  ASSERT_TRUE(ValidateVerifierConfig(config).has_value());
+  json good = Claims();
+  good["email_verified"] = true;
+  good["org"] = "globex";
+  good["https://example.com/roles"] = json::array({"admin", "nats"});
+  good["tenant"] = {{"id", 7}};
+  auto ok = Verify(Sign(good), config);
+  ASSERT_TRUE(ok.has_value()) << ok.error().detail;
+
+  struct Case {
+    const char* name;
+    std::function<void(json&)> mutate;
+    Refusal reason;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"false flag", [](json& j) { j["email_verified"] = false; }, Refusal::kClaimMismatch},
+           {"string true", [](json& j) { j["email_verified"] = "true"; }, Refusal::kClaimMismatch},
+           {"flag missing", [](json& j) { j.erase("email_verified"); }, Refusal::kMissingClaim},
+           {"other org", [](json& j) { j["org"] = "initech"; }, Refusal::kClaimMismatch},
+           {"org list without ours",
+            [](json& j) { j["org"] = json::array({"initech"}); }, Refusal::kClaimMismatch},
+           {"role missing from list",
+            [](json& j) { j["https://example.com/roles"] = json::array({"admin"}); },
+            Refusal::kClaimMismatch},
+           {"nested wrong", [](json& j) { j["tenant"]["id"] = 8; }, Refusal::kClaimMismatch},
+           {"nested as string", [](json& j) { j["tenant"]["id"] = "7"; }, Refusal::kClaimMismatch},
+           {"nested parent not an object", [](json& j) { j["tenant"] = "7"; },
+            Refusal::kMissingClaim},
+           {"presence only", [](json& j) { j.erase("scope"); }, Refusal::kMissingClaim},
+       }) {
+    json claims = good;
+    c.mutate(claims);
+    auto r = Verify(Sign(claims), config);
+    ASSERT_FALSE(r.has_value()) << c.name;
+    EXPECT_EQ(r.error().reason, c.reason) << c.name << ": " << r.error().detail;
+  }
+  // Org in a list that holds ours passes.
+  json listed = good;
+  listed["org"] = json::array({"initech", "acme"});
+  EXPECT_TRUE(Verify(Sign(listed), config).has_value());
+}
+
+/// A key source whose refresh brings a new key set after a call, counting the waits.
+class RotatingKeys final : public KeySource {
+ public:
+  RotatingKeys(Jwks before, Jwks after)
+      : keys_(std::make_shared<const Jwks>(std::move(before))), after_(std::move(after)) {}
+  std::shared_ptr<const Jwks> Keys() const override { return std::atomic_load(&keys_); }
+  bool AwaitRefresh(std::string_view, std::chrono::milliseconds budget) const override {
+    ++waits_;
+    if (budget.count() <= 0) return false;
+    std::atomic_store(&keys_, std::make_shared<const Jwks>(after_));
+    return true;
+  }
+  int waits() const { return waits_; }
+
+ private:
+  mutable std::shared_ptr<const Jwks> keys_;
+  Jwks after_;
+  mutable std::atomic<int> waits_{0};
+};
+
+TEST_F(VerifierTest, UnknownKidWaitsForARefreshWhenConfigured) {
+  const Keys& k = TestKeys();
+  RotatingKeys keys(Jwks::FromKeys({*MakeJwk(k.rsa.get(), "rsa-1")}),
+                    Jwks::FromKeys({*MakeJwk(k.rsa.get(), "rsa-1"), *MakeJwk(k.rogue.get(), "rsa-2")}));
+  const std::string token = Sign(Claims(), "RS256", "rsa-2", k.rogue.get());
+  VerifierConfig no_wait = Config();
+  auto refused = OidcVerifier(no_wait, keys, clock_).Verify(token);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().reason, Refusal::kUnknownKey);
+  VerifierConfig wait = Config();
+  wait.unknown_kid_wait = 500ms;
+  auto admitted = OidcVerifier(wait, keys, clock_).Verify(token);
+  ASSERT_TRUE(admitted.has_value()) << admitted.error().detail;
+  EXPECT_EQ(admitted->kid, "rsa-2");
+  EXPECT_EQ(keys.waits(), 2);
 }
 
 TEST(VerifierConfigTest, Validation) {
@@ -506,6 +594,15 @@ TEST(VerifierConfigTest, Validation) {
            {"unknown", [](VerifierConfig& v) { v.algorithms = {"RS257"}; }},
            {"negative leeway", [](VerifierConfig& v) { v.leeway = -1s; }},
            {"negative max_age", [](VerifierConfig& v) { v.max_age = -1s; }},
+           {"required_claims not an object",
+            [](VerifierConfig& v) { v.required_claims = json::array(); }},
+           {"required claim with an empty name",
+            [](VerifierConfig& v) { v.required_claims = {{"", 1}}; }},
+           {"required claim pointer malformed",
+            [](VerifierConfig& v) { v.required_claims = {{"/a/~2", 1}}; }},
+           {"required claim value an object",
+            [](VerifierConfig& v) { v.required_claims = {{"org", {{"a", 1}}}}; }},
+           {"negative unknown_kid_wait", [](VerifierConfig& v) { v.unknown_kid_wait = -1ms; }},
        }) {
     VerifierConfig v = good;
     c.mutate(v);
