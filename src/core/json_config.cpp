@@ -97,6 +97,41 @@ Status ConfigReader::Int(const std::string& key, int64_t& out, int64_t min, int6
   return Ok();
 }
 
+Status ConfigReader::Number(const std::string& key, double& out, double min, double max,
+                            Required required) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_number()) return Invalid(key, "expected a number");
+  const double n = v->get<double>();
+  if (!(n >= min && n <= max)) {
+    auto fmt = [](double d) {
+      std::string t = std::to_string(d);
+      while (t.size() > 1 && t.back() == '0') t.pop_back();
+      if (!t.empty() && t.back() == '.') t.pop_back();
+      return t;
+    };
+    return Invalid(key, "must be between " + fmt(min) + " and " + fmt(max));
+  }
+  out = n;
+  return Ok();
+}
+
+Status ConfigReader::ObjectMap(
+    const std::string& key, Required required,
+    const std::function<Status(const std::string& name, ConfigReader&)>& parse) {
+  Status st;
+  const auto* v = Find(key, required, &st);
+  if (v == nullptr) return st;
+  if (!v->is_object()) return Invalid(key, "expected an object");
+  for (const auto& [name, value] : v->items()) {
+    if (!value.is_object()) return Invalid(key + "." + name, "expected an object");
+    ConfigReader sub(value, source_, path_ + key + "." + name + ".");
+    NATSTACK_TRY(parse(name, sub));
+  }
+  return Ok();
+}
+
 Status ConfigReader::Bool(const std::string& key, bool& out, Required required) {
   Status st;
   const auto* v = Find(key, required, &st);

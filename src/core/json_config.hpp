@@ -34,12 +34,19 @@ class ConfigReader {
                     Required required = Required::kNo);
   Status Int(const std::string& key, int64_t& out, int64_t min, int64_t max,
              Required required = Required::kNo);
+  /// Any JSON number (integer or not) within [min, max].
+  Status Number(const std::string& key, double& out, double min, double max,
+                Required required = Required::kNo);
   Status Bool(const std::string& key, bool& out, Required required = Required::kNo);
   Status Object(const std::string& key, Required required,
                 const std::function<Status(ConfigReader&)>& parse);
   /// A list of objects; `parse` gets a reader for each (errors name `key[i].sub`) and its index.
   Status ObjectList(const std::string& key, Required required,
                     const std::function<Status(ConfigReader&, size_t index)>& parse);
+  /// An object used as a map: `parse` gets each member's name and a reader for its value,
+  /// which must be an object (errors name `key.name.sub`). Members are visited in name order.
+  Status ObjectMap(const std::string& key, Required required,
+                   const std::function<Status(const std::string& name, ConfigReader&)>& parse);
   /// The raw value of `key` (nullptr when absent), marked as known: for shapes the typed
   /// getters do not cover, such as lists of objects.
   const nlohmann::json* Raw(const std::string& key);

@@ -60,6 +60,30 @@ TEST(JsonConfigTest, ObjectListNamesTheItem) {
   EXPECT_TRUE(r.ObjectList("absent", Required::kNo, parse));
 }
 
+TEST(JsonConfigTest, NumbersAndObjectMaps) {
+  auto doc = *ParseJsonDocument(
+      R"({"rate":2.5,"n":3,"s":"x","big":1e300,"m":{"b":{"v":1},"a":{"v":2}},"bad":{"x":1}})", "c");
+  ConfigReader r(doc, "c", "");
+  double d = 0;
+  EXPECT_TRUE(r.Number("rate", d, 0, 10));
+  EXPECT_EQ(d, 2.5);
+  EXPECT_TRUE(r.Number("n", d, 0, 10));
+  EXPECT_EQ(d, 3);
+  EXPECT_EQ(r.Number("s", d, 0, 10).error().message, "c: s: expected a number");
+  EXPECT_EQ(r.Number("big", d, 0, 1000.5).error().message, "c: big: must be between 0 and 1000.5");
+  std::vector<std::string> names;
+  auto parse = [&](const std::string& name, ConfigReader& sub) -> Status {
+    int64_t v = 0;
+    NATSTACK_TRY(sub.Int("v", v, 0, 9, Required::kYes));
+    names.push_back(name + "=" + std::to_string(v));
+    return sub.Finish();
+  };
+  EXPECT_TRUE(r.ObjectMap("m", Required::kYes, parse));
+  EXPECT_EQ(names, (std::vector<std::string>{"a=2", "b=1"}));
+  EXPECT_EQ(r.ObjectMap("bad", Required::kNo, parse).error().message,
+            "c: bad.x: expected an object");
+}
+
 TEST(JsonConfigTest, AbsentKeysKeepDefaults) {
   auto doc = *ParseJsonDocument("{}", "c");
   ConfigReader r(doc, "c", "");
