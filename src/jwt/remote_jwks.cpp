@@ -168,7 +168,13 @@ RemoteJwks::RemoteJwks(RemoteJwksOptions options, http::Client& client, const Cl
       client_(client),
       clock_(clock),
       logger_(logger),
+      url_(options_.url),
       keys_(std::make_shared<const Jwks>()) {}
+
+std::string RemoteJwks::url() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return url_;
+}
 
 RemoteJwks::~RemoteJwks() { Stop(); }
 
@@ -182,24 +188,31 @@ Status RemoteJwks::Fetch() {
     fetching_ = true;
   }
   std::optional<std::chrono::seconds> lifetime;
+  std::string url = this->url();
   auto fetched = [&]() -> Result<Jwks> {
+    if (url.empty()) {
+      NATSTACK_ASSIGN_OR_RETURN(url,
+                                DiscoverJwksUri(client_, options_.discovery_issuer, options_.request));
+      std::lock_guard<std::mutex> lock(mu_);
+      url_ = url;
+    }
     NATSTACK_ASSIGN_OR_RETURN(
         http::Response response,
-        client_.Get(options_.url, options_.request).map_error([](const Error& e) {
+        client_.Get(url, options_.request).map_error([](const Error& e) {
           return e.Wrap("fetching JWKS");
         }));
     if (response.status != 200) {
-      return Fail(Code::kUnavailable, "fetching JWKS: " + options_.url + " answered HTTP " +
-                                          std::to_string(response.status));
+      return Fail(Code::kUnavailable,
+                  "fetching JWKS: " + url + " answered HTTP " + std::to_string(response.status));
     }
     NATSTACK_ASSIGN_OR_RETURN(Jwks jwks, Jwks::Parse(response.body).map_error([&](const Error& e) {
-      return e.Wrap("JWKS from " + options_.url);
+      return e.Wrap("JWKS from " + url);
     }));
     lifetime = FreshnessLifetime(response, clock_.Now());
     if (jwks.empty()) {
       std::string why = jwks.skipped().empty() ? "it lists no keys" : jwks.skipped().front();
       return Fail(Code::kFailedPrecondition,
-                  "JWKS from " + options_.url + " has no usable signing key (" + why + ")");
+                  "JWKS from " + url + " has no usable signing key (" + why + ")");
     }
     return jwks;
   }();
@@ -232,8 +245,8 @@ Status RemoteJwks::Fetch() {
   stats_.refresh_interval = fresh_for_;
   lock.unlock();
   if (before != after || recovered) {
-    logger_.Info(kComponent, "loaded " + std::to_string(jwks->size()) + " keys from " +
-                                 options_.url + " (kids: " + after + ")");
+    logger_.Info(kComponent, "loaded " + std::to_string(jwks->size()) + " keys from " + url +
+                                 " (kids: " + after + ")");
   }
   for (const std::string& skipped : jwks->skipped()) {
     logger_.Debug(kComponent, "skipped " + skipped);
@@ -328,8 +341,10 @@ bool RemoteJwks::AwaitRefresh(std::string_view, std::chrono::milliseconds budget
   } else {
     ++stats_.hints_dropped;
   }
-  if (!thread_.joinable() || budget.count() <= 0) return false;
+  if (!thread_.joinable() || budget.count() <= 0 || waiters_ >= options_.max_waiters) return false;
+  ++waiters_;
   cv_.wait_for(lock, budget, [&] { return completed_fetches_ > seen || stopping_; });
+  --waiters_;
   return completed_fetches_ > seen;
 }
 

@@ -40,7 +40,10 @@ std::optional<std::chrono::seconds> FreshnessLifetime(const http::Response& resp
 std::optional<std::chrono::system_clock::time_point> ParseHttpDate(std::string_view text);
 
 struct RemoteJwksOptions {
-  std::string url;                             ///< the JWKS URL (e.g. from DiscoverJwksUri)
+  std::string url;  ///< the JWKS URL; empty: discovered from `discovery_issuer`
+  /// When `url` is empty: the issuer whose discovery document names the JWKS URL. Discovery is
+  /// part of each fetch until it succeeds (so an IdP down at start is found later).
+  std::string discovery_issuer;
   http::RequestOptions request;                ///< timeout, ca_file, headers
   /// Background refresh period when the response has no cache headers.
   std::chrono::seconds refresh_interval{300};
@@ -49,6 +52,9 @@ struct RemoteJwksOptions {
   std::chrono::seconds min_refresh_interval{10};
   /// The longest a key set is kept without a refresh, whatever its cache headers say.
   std::chrono::seconds max_refresh_interval{3600};
+  /// At most this many threads wait in AwaitRefresh at once; more return false at once (a flood
+  /// of made-up kids must not tie up every worker).
+  size_t max_waiters = 4;
 };
 
 /// Counters and state, for metrics ("JWKS freshness") and tests.
@@ -98,7 +104,8 @@ class RemoteJwks final : public KeySource {
 
   std::optional<std::chrono::system_clock::time_point> LastSuccess() const;
   RemoteJwksStats Stats() const;
-  const std::string& url() const { return options_.url; }
+  /// The JWKS URL ("" while discovery has not succeeded).
+  std::string url() const;
 
  private:
   Status Fetch();
@@ -113,12 +120,14 @@ class RemoteJwks final : public KeySource {
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
+  std::string url_;  // options_.url or the discovered one
   std::shared_ptr<const Jwks> keys_;
   mutable RemoteJwksStats stats_;
   std::optional<std::chrono::steady_clock::time_point> last_attempt_;
   mutable bool refresh_requested_ = false;
   bool fetching_ = false;
   uint64_t completed_fetches_ = 0;  // fetches finished (AwaitRefresh waits for the next one)
+  mutable size_t waiters_ = 0;
   std::chrono::seconds fresh_for_{0};  // interval after the last success
   bool stopping_ = false;
   std::thread thread_;

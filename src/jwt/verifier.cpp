@@ -333,6 +333,9 @@ bool RequiredClaimMatches(const nlohmann::json& value, const nlohmann::json& exp
 }
 
 tl::expected<std::string, TokenError> PeekIssuer(std::string_view token, size_t max_token_bytes) {
+  if (token.size() > max_token_bytes)
+    return Refuse(Refusal::kTooLarge, "token of " + std::to_string(token.size()) +
+                                          " bytes, more than " + std::to_string(max_token_bytes));
   auto parsed = ParseCompactJws(token, max_token_bytes);
   if (!parsed) return Refuse(Refusal::kMalformed, parsed.error().message);
   auto iss = parsed->payload.find("iss");

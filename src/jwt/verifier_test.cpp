@@ -686,3 +686,20 @@ TEST(JwsTest, SignAndParseRoundTrip) {
 
 }  // namespace
 }  // namespace natstack::jwt
+
+namespace natstack::jwt {
+namespace {
+
+// The issuer is read before any verifier is chosen; an oversized token is named as such there,
+// not as malformed.
+TEST(PeekIssuerTest, OversizedTokenIsTooLargeNotMalformed) {
+  auto r = PeekIssuer(std::string(kDefaultMaxTokenBytes + 1, 'a'));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason, Refusal::kTooLarge);
+  r = PeekIssuer("a.b");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().reason, Refusal::kMalformed);
+}
+
+}  // namespace
+}  // namespace natstack::jwt
