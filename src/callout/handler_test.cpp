@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "callout/authorizer.hpp"
+#include "callout/identity.hpp"
 #include "callout/policy.hpp"
 #include "core/base64.hpp"
 #include "crypto/evp.hpp"
@@ -35,20 +37,39 @@ class HandlerTest : public ::testing::Test {
     kid_ = *jwt::JwkThumbprint(rsa_.get());
     json jwks = {{"keys", json::array({*jwt::PublicJwk(rsa_.get(), kid_, "RS256")})}};
     keys_.Replace(*jwt::Jwks::Parse(jwks.dump()));
-    jwt::VerifierConfig vc;
-    vc.issuer = kIssuerUrl;
-    vc.audiences = {"natstack"};
-    verifier_ = std::make_unique<jwt::OidcVerifier>(vc, keys_, clock_);
-    config_.target_account = "AUTH";
+    config_.servers = {"nats://127.0.0.1:4222"};
+    config_.accounts = {"AUTH"};
+    config_.default_account = "AUTH";
     config_.max_user_ttl_s = 3600;
-    config_.permissions.pub_allow = {"user.{userId}.>"};
-    config_.permissions.sub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
-    auto issuer = nkeys::KeyPair::Generate(nkeys::Role::kAccount);
-    issuer_public_ = issuer.PublicKey();
-    auto callout_x = nkeys::XKey::Generate();
-    callout_x_public_ = callout_x.PublicKey();
-    handler_ = std::make_unique<RequestHandler>(config_, std::move(issuer), std::move(callout_x),
-                                                *verifier_, clock_);
+    IssuerSettings idp;
+    idp.name = "idp";
+    idp.issuer = kIssuerUrl;
+    idp.audiences = {"natstack"};
+    config_.issuers = {idp};
+    config_.templates["default"].pub_allow = {"user.{userId}.>"};
+    config_.templates["default"].sub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
+    issuer_ = nkeys::KeyPair::Generate(nkeys::Role::kAccount);
+    callout_x_ = nkeys::XKey::Generate();
+    Rebuild();
+  }
+
+  /// Compiles config_ into a handler (call again after changing config_).
+  void Rebuild() {
+    auto valid = ValidateCalloutConfig(config_, "test");
+    ASSERT_TRUE(valid) << valid.error().message;
+    identities_ = std::make_unique<IdentityVerifier>(
+        config_, std::vector<const jwt::KeySource*>{&keys_}, clock_);
+    auto policy = Policy::Build(config_);
+    ASSERT_TRUE(policy) << policy.error().message;
+    policy_ = std::make_unique<Policy>(std::move(*policy));
+    authorizer_ = std::make_unique<Authorizer>(config_, *identities_, *policy_, revoked_, clock_);
+    std::vector<nkeys::XKey> xkeys;
+    xkeys.push_back(*nkeys::XKey::FromSeed(callout_x_.Seed().view()));
+    handler_ = std::make_unique<RequestHandler>(
+        config_, *nkeys::KeyPair::FromSeed(issuer_.Seed().view()), std::move(xkeys),
+        *authorizer_, nullptr, nullptr, clock_);
+    issuer_public_ = issuer_.PublicKey();
+    callout_x_public_ = callout_x_.PublicKey();
   }
 
   json Claims(const std::string& sub, int64_t exp_in = 600) const {
@@ -108,8 +129,13 @@ class HandlerTest : public ::testing::Test {
   crypto::EvpPkeyPtr rsa_;
   std::string kid_;
   jwt::StaticJwks keys_;
-  std::unique_ptr<jwt::OidcVerifier> verifier_;
   CalloutConfig config_;
+  nkeys::KeyPair issuer_ = nkeys::KeyPair::Generate(nkeys::Role::kAccount);
+  nkeys::XKey callout_x_ = nkeys::XKey::Generate();
+  RevocationCheck revoked_;
+  std::unique_ptr<IdentityVerifier> identities_;
+  std::unique_ptr<Policy> policy_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::string issuer_public_;
   std::string callout_x_public_;
   std::unique_ptr<RequestHandler> handler_;
@@ -140,7 +166,8 @@ TEST_F(HandlerTest, AdmitsAValidTokenWithTheTemplatePermissions) {
 }
 
 TEST_F(HandlerTest, AllowResponsesWhenConfigured) {
-  config_.permissions.allow_responses = true;
+  config_.templates["default"].allow_responses = true;
+  Rebuild();
   const Outcome o = HandleClaims(RequestClaims(Token("alice", 600)));
   ASSERT_EQ(o.kind, Outcome::Kind::kAdmitted);
   auto user = natsjwt::DecodeAndVerify(OpenResponse(o)["nats"]["jwt"].get<std::string>());
@@ -177,7 +204,7 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
       {"expired within leeway", [](HandlerTest& t) { return t.Token("alice", -10); }, "expired"},
       {"expiring now", [](HandlerTest& t) { return t.Token("alice", 0); }, "expired"},
       {"audience", [](HandlerTest& t) { return t.Token("alice", 600, {{"aud", "other"}}); }, "wrong_audience"},
-      {"issuer", [](HandlerTest& t) { return t.Token("alice", 600, {{"iss", "https://evil/"}}); }, "wrong_issuer"},
+      {"issuer", [](HandlerTest& t) { return t.Token("alice", 600, {{"iss", "https://evil/"}}); }, "unknown_issuer"},
       {"none",
        [](HandlerTest& t) {
          return jwt::UnsignedJws({{"alg", "none"}, {"kid", t.kid_}},
@@ -198,17 +225,17 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
          return tok;
        },
        "bad_signature"},
-      {"dotted user", [](HandlerTest& t) { return t.Token("alice.admin"); }, "unsafe_subject"},
-      {"wildcard user", [](HandlerTest& t) { return t.Token(">"); }, "unsafe_subject"},
+      {"dotted user", [](HandlerTest& t) { return t.Token("alice.admin"); }, "template_rejected"},
+      {"wildcard user", [](HandlerTest& t) { return t.Token(">"); }, "template_rejected"},
       // Subject injection through sub.
-      {"star user", [](HandlerTest& t) { return t.Token("*"); }, "unsafe_subject"},
-      {"space in user", [](HandlerTest& t) { return t.Token("al ice"); }, "unsafe_subject"},
-      {"tab in user", [](HandlerTest& t) { return t.Token("al\tice"); }, "unsafe_subject"},
-      {"newline in user", [](HandlerTest& t) { return t.Token("alice\r\nPUB x"); }, "unsafe_subject"},
+      {"star user", [](HandlerTest& t) { return t.Token("*"); }, "template_rejected"},
+      {"space in user", [](HandlerTest& t) { return t.Token("al ice"); }, "template_rejected"},
+      {"tab in user", [](HandlerTest& t) { return t.Token("al\tice"); }, "template_rejected"},
+      {"newline in user", [](HandlerTest& t) { return t.Token("alice\r\nPUB x"); }, "template_rejected"},
       {"empty user", [](HandlerTest& t) { return t.Token(""); }, "missing_claim"},
-      {"trailing dot user", [](HandlerTest& t) { return t.Token("alice."); }, "unsafe_subject"},
-      {"subject-shaped user", [](HandlerTest& t) { return t.Token("bob.>"); }, "unsafe_subject"},
-      {"long user", [](HandlerTest& t) { return t.Token(std::string(300, 'a')); }, "unsafe_subject"},
+      {"trailing dot user", [](HandlerTest& t) { return t.Token("alice."); }, "template_rejected"},
+      {"subject-shaped user", [](HandlerTest& t) { return t.Token("bob.>"); }, "template_rejected"},
+      {"long user", [](HandlerTest& t) { return t.Token(std::string(300, 'a')); }, "template_rejected"},
       // Header games.
       {"kid unknown",
        [](HandlerTest& t) {
@@ -293,7 +320,7 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
       {"iat in the future", [](HandlerTest& t) { return t.Token("alice", 600, {{"iat", kNow + 300}}); }, "not_yet_valid"},
       {"iss with a trailing difference",
        [](HandlerTest& t) { return t.Token("alice", 600, {{"iss", std::string(kIssuerUrl) + "x"}}); },
-       "wrong_issuer"},
+       "unknown_issuer"},
       {"payload swapped onto a valid signature",
        [](HandlerTest& t) {
          const std::string good = t.Token("alice");
@@ -358,8 +385,10 @@ TEST_F(HandlerTest, UntrustworthyRequestsAreDropped) {
 
 TEST_F(HandlerTest, ServerAllowListIsEnforced) {
   config_.allowed_servers = {nkeys::KeyPair::Generate(nkeys::Role::kServer).PublicKey()};
+  Rebuild();
   EXPECT_EQ(HandleClaims(RequestClaims(Token("alice"))).reason, "server_not_allowed");
   config_.allowed_servers.push_back(server_.PublicKey());
+  Rebuild();
   EXPECT_EQ(HandleClaims(RequestClaims(Token("alice"))).kind, Outcome::Kind::kAdmitted);
 }
 
@@ -375,11 +404,17 @@ TEST_F(HandlerTest, CapturedServerRequestOpensVerifiesAndGetsASignedRefusal) {
   auto callout_x = nkeys::XKey::FromSeed(v["callout_xkey_seed"].get<std::string>());
   ASSERT_TRUE(issuer && callout_x);
   testing::FakeClock at_capture(kNow);
-  jwt::VerifierConfig vc;
-  vc.issuer = "http://127.0.0.1:18999/";
-  vc.audiences = {"https://api.ref-callout.test"};
-  jwt::OidcVerifier verifier(vc, keys_, at_capture);
-  RequestHandler handler(config_, std::move(*issuer), std::move(*callout_x), verifier, at_capture);
+  CalloutConfig config = config_;
+  config.issuers[0].issuer = "http://127.0.0.1:18999/";
+  config.issuers[0].audiences = {"https://api.ref-callout.test"};
+  IdentityVerifier identities(config, {&keys_}, at_capture);
+  auto policy = Policy::Build(config);
+  ASSERT_TRUE(policy);
+  Authorizer authorizer(config, identities, *policy, nullptr, at_capture);
+  std::vector<nkeys::XKey> xkeys;
+  xkeys.push_back(std::move(*callout_x));
+  RequestHandler handler(config, std::move(*issuer), std::move(xkeys), authorizer, nullptr,
+                         nullptr, at_capture);
   const std::string payload = *Base64Decode(v["request_payload_base64"].get<std::string>());
   const std::string server_x = v["headers"]["Nats-Server-Xkey"];
   const Outcome o = handler.Handle(payload, server_x);
@@ -419,16 +454,27 @@ TEST(PolicyTest, TemplateValidation) {
   EXPECT_FALSE(ValidateTemplate(t));
 }
 
-TEST(PolicyTest, RenderFillsEveryPlaceholder) {
-  PermissionTemplate t;
-  t.pub_allow = {"user.{userId}.{userId}.x"};
-  t.sub_deny = {"user.{userId}.admin"};
-  t.allow_responses = false;
-  natsjwt::UserClaims claims;
-  RenderPermissions(t, "bob", claims);
-  EXPECT_EQ(claims.pub.allow, std::vector<std::string>{"user.bob.bob.x"});
-  EXPECT_EQ(claims.sub.deny, std::vector<std::string>{"user.bob.admin"});
-  EXPECT_FALSE(claims.resp.has_value());
+TEST(PolicyTest, DecideFillsEveryPlaceholder) {
+  CalloutConfig config;
+  config.servers = {"nats://127.0.0.1:4222"};
+  config.issuers.emplace_back();
+  config.issuers[0].name = "idp";
+  config.issuers[0].issuer = kIssuerUrl;
+  config.issuers[0].audiences = {"natstack"};
+  config.templates["default"].pub_allow = {"user.{userId}.{userId}.x", "org.{claim:org}.>"};
+  config.templates["default"].sub_deny = {"user.{userId}.admin"};
+  auto policy = Policy::Build(config);
+  ASSERT_TRUE(policy) << policy.error().message;
+  Identity id;
+  id.source = "idp";
+  id.user_id = "bob";
+  id.claims = {{"org", "acme"}};
+  auto grant = policy->Decide(id);
+  ASSERT_TRUE(grant) << grant.error().detail;
+  EXPECT_EQ(grant->account, "AUTH");
+  EXPECT_EQ(grant->pub.allow, (std::vector<std::string>{"user.bob.bob.x", "org.acme.>"}));
+  EXPECT_EQ(grant->sub.deny, std::vector<std::string>{"user.bob.admin"});
+  EXPECT_FALSE(grant->resp.has_value());
 }
 
 }  // namespace

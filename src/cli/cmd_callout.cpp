@@ -1,56 +1,178 @@
-// natstack callout serve --config FILE
+// natstack callout serve | explain
+#include <unistd.h>
+
 #include <cstdio>
+#include <iostream>
+#include <iterator>
 
 #include "callout/config.hpp"
+#include "callout/explain.hpp"
 #include "callout/service.hpp"
 #include "cli/commands.hpp"
 #include "cluster/supervisor.hpp"
 #include "core/clock.hpp"
+#include "core/environment.hpp"
 #include "core/file.hpp"
 #include "core/logger.hpp"
 #include "core/notify.hpp"
 #include "http/client.hpp"
+#include "jwt/remote_jwks.hpp"
 
 namespace natstack::cli {
+namespace {
+
+/// Exit code for an error from loading or starting: 2 for configuration, 1 otherwise.
+int ExitCodeOf(const Error& e) {
+  return e.code == Code::kInvalidArgument || e.code == Code::kNotFound ||
+                 e.code == Code::kPermissionDenied
+             ? 2
+             : 1;
+}
+
+/// The config file to use: --config, else <state-dir>/callout.json when it exists, else none
+/// (the environment alone).
+std::string ConfigPath(const Globals& g, const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const std::string fallback = g.StateDir() + "/callout.json";
+  return FileExists(fallback) ? fallback : std::string();
+}
+
+/// Reads the environment's settings and scrubs its secrets (they must not linger in
+/// /proc/PID/environ or reach a child).
+Result<callout::LoadedConfig> Load(const Globals& g, const std::string& flag) {
+  const auto env = ReadEnvironment(callout::EnvironmentVariableNames());
+  ScrubEnvironment(callout::SecretEnvironmentVariableNames());
+  return callout::LoadCalloutConfig(ConfigPath(g, flag), env);
+}
+
+}  // namespace
 
 void AddCalloutCommand(CLI::App& app, Globals& g, Action& action) {
   auto config_path = std::make_shared<std::string>();
   CLI::App* callout = app.add_subcommand("callout", "The auth callout service");
   callout->require_subcommand(1);
   CLI::App* serve = callout->add_subcommand(
-      "serve", "Answer $SYS.REQ.USER.AUTH: verify OIDC tokens, issue NATS user JWTs");
-  serve->add_option("--config", *config_path, "Callout config (JSON); default <state-dir>/callout.json");
+      "serve", "Answer $SYS.REQ.USER.AUTH: verify OIDC and service tokens, issue NATS user JWTs");
+  serve->add_option("--config", *config_path,
+                    "Callout config (JSON); default <state-dir>/callout.json, or the original "
+                    "design's environment variables alone");
   serve->fallthrough();
   serve->callback([&g, &action, config_path] {
     action = [&g, config_path] {
       cluster::BlockTerminationSignals();
-      const std::string path =
-          config_path->empty() ? g.StateDir() + "/callout.json" : *config_path;
-      auto text = ReadFile(path);
-      if (!text) {
-        PrintError("callout serve", text.error().message);
-        return 2;
-      }
-      auto config = callout::ParseCalloutConfig(*text, path);
-      if (!config) {
-        PrintError("callout serve", config.error().message);
-        return 2;
+      auto loaded = Load(g, *config_path);
+      if (!loaded) {
+        PrintError("callout serve", loaded.error().message);
+        return ExitCodeOf(loaded.error());
       }
       LogLevel level = LogLevel::kInfo;
-      ParseLogLevel(config->log_level, &level);
+      ParseLogLevel(loaded->config.log_level, &level);
       StreamLogger log(stderr, level);
       SystemClock clock;
       http::CurlClient http;
-      auto svc = callout::CalloutService::Start(std::move(*config), http, clock, log);
+      auto svc = callout::CalloutService::Start(std::move(loaded->config),
+                                                std::move(loaded->secrets), http, clock, log);
       if (!svc) {
         PrintError("callout serve", svc.error().message);
-        return 1;
+        return ExitCodeOf(svc.error());
       }
       NotifyReady();
       const int sig = WaitForTermination();
       log.Info("callout", std::string("received ") + strsignal(sig) + ", draining and stopping");
       (*svc)->Stop();
       return 0;
+    };
+  });
+
+  struct ExplainFlags {
+    std::string config;
+    std::string token_file = "-";
+    bool json = false;
+  };
+  auto ef = std::make_shared<ExplainFlags>();
+  CLI::App* explain = callout->add_subcommand(
+      "explain",
+      "Print what a token would get (account, permissions, expiry) and why, or why it is refused");
+  explain->add_option("token_file", ef->token_file,
+                      "File holding the token, or - for standard input (default); never the "
+                      "token itself: argv is visible to every user");
+  explain->add_option("--config", ef->config, "Callout config (as for serve)");
+  explain->add_flag("--json", ef->json, "JSON output");
+  explain->fallthrough();
+  explain->callback([&g, &action, ef] {
+    action = [&g, ef] {
+      std::string token;
+      if (ef->token_file == "-") {
+        token.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+      } else {
+        // A token is a secret: refuse one on the command line by mistake.
+        if (!FileExists(ef->token_file) && ef->token_file.rfind("eyJ", 0) == 0) {
+          PrintError("callout explain",
+                     "that looks like a token, not a file: pass it on standard input (argv is "
+                     "visible to every user of this machine)");
+          return 2;
+        }
+        auto text = ReadFile(ef->token_file);
+        if (!text) {
+          PrintError("callout explain", text.error().message);
+          return 2;
+        }
+        token = std::move(*text);
+      }
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' ||
+                                token.back() == ' ' || token.back() == '\t'))
+        token.pop_back();
+      auto loaded = Load(g, ef->config);
+      if (!loaded) {
+        PrintError("callout explain", loaded.error().message);
+        return ExitCodeOf(loaded.error());
+      }
+      const callout::CalloutConfig& config = loaded->config;
+      auto policy = callout::Policy::Build(config);
+      if (!policy) {
+        PrintError("callout explain", policy.error().message);
+        return 2;
+      }
+      SystemClock clock;
+      StreamLogger log(stderr, LogLevel::kWarn);
+      http::CurlClient http;
+      // Keys only for the issuer the token names: no other IdP is contacted.
+      std::vector<std::unique_ptr<jwt::RemoteJwks>> remote;
+      std::vector<std::unique_ptr<jwt::StaticJwks>> empty;
+      std::vector<const jwt::KeySource*> sources;
+      const std::string claimed = [&] {
+        auto iss = jwt::PeekIssuer(token);
+        return iss ? *iss : std::string();
+      }();
+      for (const auto& is : config.issuers) {
+        if (is.issuer != claimed) {
+          empty.push_back(std::make_unique<jwt::StaticJwks>());
+          sources.push_back(empty.back().get());
+          continue;
+        }
+        jwt::RemoteJwksOptions o;
+        o.url = is.jwks_uri;
+        o.discovery_issuer = is.issuer;
+        o.request.ca_file = is.ca_file;
+        o.request.timeout = std::chrono::milliseconds(is.jwks_timeout_ms);
+        remote.push_back(std::make_unique<jwt::RemoteJwks>(o, http, clock, log));
+        if (auto st = remote.back()->Load(); !st) {
+          PrintError("callout explain", "issuer " + is.name + ": " + st.error().message);
+          return 1;
+        }
+        sources.push_back(remote.back().get());
+      }
+      callout::IdentityVerifier identities(config, sources, clock);
+      callout::Authorizer authorizer(config, identities, *policy, callout::RevocationCheck(),
+                                     clock);
+      const auto e = callout::Explain(token, authorizer, identities, *policy, config,
+                                      clock.UnixSeconds());
+      if (ef->json) {
+        std::printf("%s\n", callout::ExplanationJson(e).dump(2).c_str());
+      } else {
+        std::printf("%s", callout::ExplanationText(e).c_str());
+      }
+      return e.decision.admitted ? 0 : 1;
     };
   });
 }

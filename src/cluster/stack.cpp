@@ -6,6 +6,7 @@
 #include "core/file.hpp"
 #include "crypto/random.hpp"
 #include "idp/dev_issuer.hpp"
+#include "callout/policy.hpp"
 #include "nkeys/nkeys.hpp"
 #include "pki/local_ca.hpp"
 
@@ -150,15 +151,17 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   c.ca_file = paths.RootCa();
   c.issuer_seed_file = paths.IssuerSeed();
   c.xkey_seed_file = paths.XKeySeed();
-  c.target_account = "AUTH";
+  c.accounts = {"AUTH"};
+  c.default_account = "AUTH";
   c.http_listen = CalloutHttpListen(layout);
-  c.oidc.issuer = IdpIssuerUrl(layout);
-  c.oidc.audiences = {layout.audience};
-  // A user's own reply inbox: it may subscribe there and answer its own requests there.
-  // No allow_responses: see PermissionTemplate::allow_responses.
-  c.permissions.pub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
-  c.permissions.sub_allow = {"user.{userId}.>", "_INBOX_{userId}.>"};
-  c.permissions.allow_responses = false;
+  callout::IssuerSettings dev;
+  dev.name = "dev";
+  dev.issuer = IdpIssuerUrl(layout);
+  dev.audiences = {layout.audience};
+  c.issuers = {dev};
+  // A user's own subjects and reply inbox: it may subscribe there and answer its own requests
+  // there. No allow_responses: see PermissionTemplate::allow_responses.
+  c.templates["default"] = callout::DefaultTemplate();
   NATSTACK_TRY(WriteFileAtomic(paths.CalloutConfig(), callout::SerializeCalloutConfig(c), 0600));
   NATSTACK_TRY(SaveLayout(layout));
   step("configs");

@@ -133,8 +133,8 @@ class CalloutConfigTest : public ::testing::Test {
            "  \"password_file\": \"" + Path("password") + "\",\n"
            "  \"issuer_seed_file\": \"" + Path("issuer.seed") + "\",\n"
            "  \"xkey_seed_file\": \"" + Path("xkey.seed") + "\",\n" + extra_top +
-           "  \"oidc\": {\"issuer\": \"http://127.0.0.1:1/\", \"audiences\": [\"natstack\"],\n"
-           "           \"jwks_uri\": \"" + jwks + "\"}\n"
+           "  \"issuers\": [{\"issuer\": \"http://127.0.0.1:1/\", \"audiences\": [\"natstack\"],\n"
+           "               \"jwks_uri\": \"" + jwks + "\"}]\n"
            "}\n";
   }
   testing::CommandResult Serve(const std::string& config_text) {
@@ -174,12 +174,18 @@ TEST_F(CalloutConfigTest, UnknownKeyIsNamed) {
 }
 
 TEST_F(CalloutConfigTest, BadTemplateIsNamed) {
-  auto r = Serve(Config("  \"permissions\": {\"pub_allow\": [\"user.{user}.>\"]},\n"));
+  auto r = Serve(Config("  \"templates\": {\"default\": {\"pub_allow\": [\"user.{user}.>\"]}},\n"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("placeholder other than {userId}"), std::string::npos) << r.output;
-  r = Serve(Config("  \"permissions\": {\"sub_allow\": [\"user..x\"]},\n"));
+  EXPECT_NE(r.output.find("templates.default.pub_allow"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("only {userId} and {claim:NAME} exist"), std::string::npos) << r.output;
+  r = Serve(Config("  \"templates\": {\"default\": {\"sub_allow\": [\"user..x\"]}},\n"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("not a valid NATS subject"), std::string::npos) << r.output;
+  // A rule or issuer naming an account the cluster does not have is a start-up error.
+  r = Serve(Config("  \"rules\": [{\"claims\": {\"org\": \"acme\"}, \"account\": \"ACME\"}],\n"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("rules[0].account: account \"ACME\" is not one of the cluster's accounts"),
+            std::string::npos) << r.output;
 }
 
 TEST_F(CalloutConfigTest, AlgNoneOrHmacInTheAllowListIsRefused) {
@@ -195,21 +201,21 @@ TEST_F(CalloutConfigTest, AlgNoneOrHmacInTheAllowListIsRefused) {
 TEST_F(CalloutConfigTest, MissingKeyFileIsNamed) {
   ASSERT_EQ(::unlink(Path("issuer.seed").c_str()), 0);
   auto r = Serve(Config());
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);  // a configuration problem
   EXPECT_NE(r.output.find(Path("issuer.seed")), std::string::npos) << r.output;
 }
 
 TEST_F(CalloutConfigTest, SeedReadableByOthersIsRefused) {
   ASSERT_EQ(::chmod(Path("xkey.seed").c_str(), 0644), 0);
   auto r = Serve(Config());
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("chmod 600"), std::string::npos) << r.output;
 }
 
 TEST_F(CalloutConfigTest, UnreachableJwksIsNamed) {
   auto r = Serve(Config());
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.output.find("cannot fetch the JWKS"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cannot load its keys"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("127.0.0.1:1"), std::string::npos) << r.output;
 }
 

@@ -406,13 +406,13 @@ TEST_F(UpCalloutTest, CalloutServesReadinessAndMetricsWithReasons) {
   auto metrics = client.Get(base + "/metrics");
   ASSERT_TRUE(metrics && metrics->status == 200);
   const std::string& m = metrics->body;
-  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"admitted\",reason=\"admitted\"}"),
+  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"admitted\",reason=\"admitted\",source=\"dev\"}"),
             std::string::npos) << m;
-  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"refused\",reason=\"no_token\"}"),
+  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"refused\",reason=\"no_token\",source=\"\"}"),
             std::string::npos) << m;
   EXPECT_NE(m.find("natstack_callout_decision_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
-  EXPECT_NE(m.find("natstack_callout_jwks_keys 1\n"), std::string::npos) << m;
-  EXPECT_EQ(m.find("natstack_callout_jwks_age_seconds NaN"), std::string::npos) << m;
+  EXPECT_NE(m.find("natstack_callout_jwks_keys{issuer=\"dev\"} 1\n"), std::string::npos) << m;
+  EXPECT_EQ(m.find("natstack_callout_jwks_age_seconds{issuer=\"dev\"} NaN"), std::string::npos) << m;
 }
 
 TEST_F(UpCalloutTest, SecondUpOnTheSameStateDirIsRefused) {
