@@ -77,10 +77,10 @@ void Metrics::ObserveAuthTimeout(int64_t seconds) {
   auth_timeout_s_ = seconds;
 }
 
-void Metrics::RecordKick(size_t closed, bool failed) {
+void Metrics::RecordKick(size_t closed, size_t failures) {
   std::lock_guard<std::mutex> lock(mu_);
   kicked_ += closed;
-  if (failed) ++kick_failures_;
+  kick_failures_ += failures;
 }
 
 std::string Metrics::Render(const State& s) const {
@@ -161,7 +161,7 @@ std::string Metrics::Render(const State& s) const {
          "Live connections of revoked identities closed through the system account.");
   out += "natstack_callout_kicked_connections_total " + std::to_string(kicked_) + "\n";
   Header(out, "natstack_callout_kick_failures_total", "counter",
-         "Kicks that failed (a server did not answer or refused).");
+         "Connection lookups or kicks that failed (a server did not answer or refused).");
   out += "natstack_callout_kick_failures_total " + std::to_string(kick_failures_) + "\n";
   return out;
 }

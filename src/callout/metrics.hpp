@@ -30,8 +30,8 @@ class Metrics {
   void Record(const Outcome& outcome, std::chrono::nanoseconds latency, int64_t now_unix);
   /// The server's auth timeout, as a request shows it (exp - iat).
   void ObserveAuthTimeout(int64_t seconds);
-  /// A deny-list kick: `closed` connections, or a failure.
-  void RecordKick(size_t closed, bool failed);
+  /// A deny-list kick round: connections closed, lookups or kicks that failed.
+  void RecordKick(size_t closed, size_t failures);
 
   struct JwksState {
     std::string issuer;                 ///< issuer name

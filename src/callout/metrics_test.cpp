@@ -56,8 +56,8 @@ TEST(MetricsTest, NeverFetchedJwksHasNoAge) {
 TEST(MetricsTest, QueueDenyListAndKickGauges) {
   Metrics m;
   m.ObserveAuthTimeout(2);
-  m.RecordKick(3, false);
-  m.RecordKick(0, true);
+  m.RecordKick(3, 0);
+  m.RecordKick(0, 1);
   Metrics::State s;
   s.ready = true;
   s.workers = 4;

@@ -82,11 +82,19 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
   NATSTACK_TRY(svc->StartHttp());
   NATSTACK_TRY(svc->LoadKeys(http));
 
+  NATSTACK_TRY(svc->StartRevocation(secrets.system_password));
+
   std::vector<const jwt::KeySource*> sources;
   for (const auto& j : svc->jwks_) sources.push_back(j.get());
   svc->identities_ = std::make_unique<IdentityVerifier>(c, std::move(sources), clock);
+  RevocationCheck revoked;
+  if (svc->revocation_) {
+    revoked = [w = svc->revocation_.get()](std::string_view user, std::string_view token_id) {
+      return w->IsRevoked(user, token_id);
+    };
+  }
   svc->authorizer_ = std::make_unique<Authorizer>(c, *svc->identities_, *svc->policy_,
-                                                  RevocationCheck(), clock);
+                                                  std::move(revoked), clock);
   if (c.per_host.enabled()) svc->per_host_ = std::make_unique<KeyedRateLimiter>(c.per_host, clock);
   if (c.per_user.enabled()) svc->per_user_ = std::make_unique<KeyedRateLimiter>(c.per_user, clock);
   svc->handler_ = std::make_unique<RequestHandler>(c, std::move(*issuer), std::move(xkeys),
@@ -197,6 +205,52 @@ Status CalloutService::LoadKeys(http::Client& http) {
   return Ok();
 }
 
+Status CalloutService::StartRevocation(const std::string& system_password) {
+  const CalloutConfig& c = config_;
+  if (c.system.enabled() || !system_password.empty()) {
+    NATSTACK_ASSIGN_OR_RETURN(std::string password,
+                              Secret(system_password, c.system.password_file,
+                                     "system account password", "system.password_file",
+                                     "NATS_SYS_USER_PASSWORD"));
+    nats_client::ConnectOptions co;
+    co.servers = c.system.servers.empty() ? c.servers : c.system.servers;
+    co.name = "natstack-callout-revocation";
+    co.user = c.system.user;
+    co.password = password;
+    co.ca_file = c.ca_file;
+    co.max_reconnect = -1;
+    co.allow_reconnect = true;
+    Logger& lg = log_;
+    co.on_error = [&lg](const std::string& e) {
+      lg.Warn("revocation", "system connection: " + e);
+    };
+    auto conn = nats_client::Connection::Connect(std::move(co));
+    if (!conn) {
+      return Fail(conn.error().Wrap("the callout cannot connect as system user '" + c.system.user +
+                                    "' (needed to close revoked connections)"));
+    }
+    sys_conn_ = std::move(*conn);
+    kicker_ = std::make_unique<Kicker>(*sys_conn_, admissions_, clock_, log_);
+  }
+  if (c.revocation_file.empty()) return Ok();
+  if (!kicker_) {
+    log_.Warn(kComponent, "revocation_file without a system connection: revoked identities are "
+                          "refused at their next connect, but live connections stay until their "
+                          "user JWT expires (set system.password_file to close them at once)");
+  }
+  NATSTACK_ASSIGN_OR_RETURN(
+      revocation_,
+      RevocationWatcher::Start(c.revocation_file, std::chrono::milliseconds(c.revocation_poll_ms),
+                               log_, [this](const DenyList& added) { OnRevoked(added); }));
+  return Ok();
+}
+
+void CalloutService::OnRevoked(const DenyList& added) {
+  if (!kicker_) return;
+  const Kicker::Result r = kicker_->Kick(added);
+  metrics_.RecordKick(r.closed, r.failures);
+}
+
 CalloutService::~CalloutService() { Stop(); }
 
 void CalloutService::Stop() {
@@ -204,7 +258,9 @@ void CalloutService::Stop() {
   sub_.reset();                   // no new requests; handlers in flight finish
   if (pool_) pool_->Stop();       // decisions queued are made and answered
   if (delayed_) delayed_->Stop();  // held-back refusals go out now
+  if (revocation_) revocation_->Stop();  // no kick in progress past here
   conn_.reset();
+  sys_conn_.reset();
   if (http_) http_->Stop();
   for (auto& j : jwks_) j->Stop();
 }
@@ -235,6 +291,12 @@ std::string CalloutService::MetricsText() const {
     state.running = p.running;
   }
   state.overloaded = overloaded_.load();
+  if (revocation_) {
+    const auto r = revocation_->GetStats();
+    state.revoked_entries = r.entries;
+    state.revocation_reloads = r.reloads;
+    state.revocation_failures = r.failures;
+  }
   if (delayed_) state.in_flight_delayed = delayed_->pending();
   return metrics_.Render(state);
 }
@@ -276,6 +338,10 @@ void CalloutService::Finish(const Outcome& outcome, const std::string& reply,
   }
   const auto took = clock_.Monotonic() - received;
   metrics_.Record(outcome, took, clock_.UnixSeconds());
+  if (outcome.kind == Outcome::Kind::kAdmitted && !outcome.token_id.empty() && kicker_) {
+    admissions_.Record(outcome.token_id, {outcome.server_id, outcome.client_id},
+                       outcome.expires_at, clock_.UnixSeconds());
+  }
   const std::string who = (outcome.user_id.empty() ? "" : " user=" + outcome.user_id) +
                           (outcome.source.empty() ? "" : " source=" + outcome.source);
   const std::string where = outcome.server.empty() ? "" : " server=" + outcome.server +

@@ -18,9 +18,11 @@
 #include "callout/config.hpp"
 #include "callout/handler.hpp"
 #include "callout/identity.hpp"
+#include "callout/kicker.hpp"
 #include "callout/metrics.hpp"
 #include "callout/policy.hpp"
 #include "callout/rate_limiter.hpp"
+#include "callout/revocation.hpp"
 #include "core/clock.hpp"
 #include "core/delay_queue.hpp"
 #include "core/error.hpp"
@@ -60,6 +62,9 @@ class CalloutService {
       : config_(std::move(config)), clock_(clock), log_(log) {}
   Status StartHttp();
   Status LoadKeys(http::Client& http);
+  /// The system-account connection and the deny-list watcher (when configured).
+  Status StartRevocation(const std::string& system_password);
+  void OnRevoked(const DenyList& added);
   void OnRequest(nats_client::Message&& msg);
   /// Sends the reply (now, or after refusal_delay_ms for refusals) and records the outcome.
   void Finish(const Outcome& outcome, const std::string& reply,
@@ -79,6 +84,10 @@ class CalloutService {
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<DelayQueue> delayed_;
   std::atomic<uint64_t> overloaded_{0};
+  AdmissionLog admissions_;
+  std::unique_ptr<nats_client::Connection> sys_conn_;
+  std::unique_ptr<Kicker> kicker_;
+  std::unique_ptr<RevocationWatcher> revocation_;
   std::unique_ptr<nats_client::Connection> conn_;
   std::unique_ptr<nats_client::Subscription> sub_;
   std::atomic<bool> stopped_{false};

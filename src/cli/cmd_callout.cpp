@@ -7,6 +7,7 @@
 
 #include "callout/config.hpp"
 #include "callout/explain.hpp"
+#include "callout/revocation.hpp"
 #include "callout/service.hpp"
 #include "cli/commands.hpp"
 #include "cluster/supervisor.hpp"
@@ -163,8 +164,19 @@ void AddCalloutCommand(CLI::App& app, Globals& g, Action& action) {
         sources.push_back(remote.back().get());
       }
       callout::IdentityVerifier identities(config, sources, clock);
-      callout::Authorizer authorizer(config, identities, *policy, callout::RevocationCheck(),
-                                     clock);
+      callout::RevocationCheck revoked;
+      if (!config.revocation_file.empty()) {
+        auto list = callout::LoadDenyListFile(config.revocation_file);
+        if (!list) {
+          PrintError("callout explain", list.error().Wrap("revocation_file").message);
+          return 2;
+        }
+        revoked = [l = std::make_shared<callout::DenyList>(std::move(*list))](
+                      std::string_view user, std::string_view token_id) {
+          return l->Contains(user, token_id);
+        };
+      }
+      callout::Authorizer authorizer(config, identities, *policy, std::move(revoked), clock);
       const auto e = callout::Explain(token, authorizer, identities, *policy, config,
                                       clock.UnixSeconds());
       if (ef->json) {
@@ -173,6 +185,74 @@ void AddCalloutCommand(CLI::App& app, Globals& g, Action& action) {
         std::printf("%s", callout::ExplanationText(e).c_str());
       }
       return e.decision.admitted ? 0 : 1;
+    };
+  });
+
+  struct RevokeFlags {
+    std::string config;
+    std::string file;
+    std::vector<std::string> users;
+    std::vector<std::string> token_ids;
+    bool remove = false;
+  };
+  auto rf = std::make_shared<RevokeFlags>();
+  CLI::App* revoke = callout->add_subcommand(
+      "revoke",
+      "Put identities on the deny-list (every replica reloads it and closes their live "
+      "connections), or take them off with --remove");
+  revoke->add_option("--user", rf->users, "User id as the callout maps it (repeatable)");
+  revoke->add_option("--token-id", rf->token_ids, "Token id, the token's jti (repeatable)");
+  revoke->add_flag("--remove", rf->remove, "Take the entries off the list instead");
+  revoke->add_option("--file", rf->file,
+                     "Deny-list file; default: the config's revocation_file");
+  revoke->add_option("--config", rf->config, "Callout config (as for serve)");
+  revoke->fallthrough();
+  revoke->callback([&g, &action, rf] {
+    action = [&g, rf] {
+      if (rf->users.empty() && rf->token_ids.empty()) {
+        PrintError("callout revoke", "name at least one --user or --token-id");
+        return 2;
+      }
+      std::string file = rf->file;
+      if (file.empty()) {
+        auto loaded = Load(g, rf->config);
+        if (!loaded) {
+          PrintError("callout revoke", loaded.error().message);
+          return ExitCodeOf(loaded.error());
+        }
+        file = loaded->config.revocation_file;
+        if (file.empty()) {
+          PrintError("callout revoke",
+                     "the callout config has no revocation_file; set it (and restart the "
+                     "callout once) or pass --file");
+          return 2;
+        }
+      }
+      callout::DenyList entries;
+      for (const auto& u : rf->users) {
+        if (u.empty()) {
+          PrintError("callout revoke", "--user: empty");
+          return 2;
+        }
+        entries.users.insert(u);
+      }
+      for (const auto& t : rf->token_ids) {
+        if (t.empty()) {
+          PrintError("callout revoke", "--token-id: empty");
+          return 2;
+        }
+        entries.token_ids.insert(t);
+      }
+      auto list = callout::EditDenyListFile(file, entries, rf->remove);
+      if (!list) {
+        PrintError("callout revoke", list.error().message);
+        return ExitCodeOf(list.error());
+      }
+      std::printf("%s %zu entr%s %s %s (%zu users, %zu token ids)\n",
+                  rf->remove ? "took" : "put", entries.size(), entries.size() == 1 ? "y" : "ies",
+                  rf->remove ? "off" : "on", file.c_str(), list->users.size(),
+                  list->token_ids.size());
+      return 0;
     };
   });
 }

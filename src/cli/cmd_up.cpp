@@ -23,6 +23,7 @@ struct UpFlags {
   std::string addresses;
   std::string idp_listen;
   int timeout_s = 60;
+  int callout_replicas = -1;  ///< -1: as remembered, else the default (2)
 };
 
 std::vector<std::string> SplitCommas(const std::string& s) {
@@ -63,12 +64,15 @@ Result<cluster::StackLayout> ResolveLayout(const Globals& g, const UpFlags& f) {
         (ntohl(addr.s_addr) >> 24) != 127)
       return Fail(Code::kInvalidArgument, "--idp-listen: expected a loopback IPv4 HOST:PORT such as "
                                           "127.0.0.1:9400, got '" + f.idp_listen + "'");
-    if (std::stoi(port_text) == 65535)
-      return Fail(Code::kInvalidArgument,
-                  "--idp-listen: port 65535 leaves no room for the callout's metrics port (+1)");
     layout.idp_host = host;
     layout.idp_port = std::stoi(port_text);
   }
+  if (f.callout_replicas >= 0) layout.callout_replicas = f.callout_replicas;
+  if (layout.idp_port + layout.callout_replicas > 65535)
+    return Fail(Code::kInvalidArgument,
+                "--idp-listen: port " + std::to_string(layout.idp_port) + " leaves no room for " +
+                    std::to_string(layout.callout_replicas) +
+                    " callout metrics port(s) after it (IdP port + 1, + 2, ...)");
   return layout;
 }
 
@@ -158,6 +162,10 @@ void AddUpCommands(CLI::App& app, Globals& g, Action& action) {
   up->add_option("--addresses", flags->addresses,
                  "Comma-separated loopback addresses, one node each (default 127.0.1.1,127.0.1.2,127.0.1.3)");
   up->add_option("--idp-listen", flags->idp_listen, "HOST:PORT of the development IdP (default 127.0.0.1:9400)");
+  up->add_option("--callout-replicas", flags->callout_replicas,
+                 "Auth callout replicas in one queue group, each connected to a different node "
+                 "first (default 2; 0 = start none, bring your own `natstack callout serve`)")
+      ->check(CLI::Range(0, cluster::kMaxCalloutReplicas));
   up->add_option("--timeout", flags->timeout_s, "Seconds to wait for readiness (default 60)")
       ->check(CLI::Range(1, 3600));
   up->callback([&g, &action, flags] {

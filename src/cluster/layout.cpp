@@ -70,7 +70,8 @@ Status SaveLayout(const StackLayout& layout) {
                             {"idp_host", layout.idp_host},
                             {"idp_port", layout.idp_port},
                             {"endpoint_name", layout.endpoint_name},
-                            {"audience", layout.audience}};
+                            {"audience", layout.audience},
+                            {"callout_replicas", layout.callout_replicas}};
   return WriteFileAtomic(StatePaths(layout.state_dir).StateJson(), j.dump(2) + "\n", 0644);
 }
 
@@ -88,12 +89,15 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
   NATSTACK_ASSIGN_OR_RETURN(auto doc, ParseJsonDocument(*text, path));
   ConfigReader r(doc, path, "");
   int64_t idp_port = layout.idp_port;
+  int64_t replicas = layout.callout_replicas;
   NATSTACK_TRY(r.String("cluster_name", layout.cluster_name));
   NATSTACK_TRY(r.String("idp_host", layout.idp_host));
   NATSTACK_TRY(r.Int("idp_port", idp_port, 1, 65535));
   NATSTACK_TRY(r.String("endpoint_name", layout.endpoint_name));
   NATSTACK_TRY(r.String("audience", layout.audience));
+  NATSTACK_TRY(r.Int("callout_replicas", replicas, 0, kMaxCalloutReplicas));
   layout.idp_port = static_cast<int>(idp_port);
+  layout.callout_replicas = static_cast<int>(replicas);
   // nodes: a list of objects
   const nlohmann::json* nodes = r.Raw("nodes");
   if (nodes == nullptr || !nodes->is_array() || nodes->empty())
@@ -125,9 +129,11 @@ std::string IdpIssuerUrl(const StackLayout& layout) {
   return "http://" + layout.idp_host + ":" + std::to_string(layout.idp_port) + "/";
 }
 
-std::string CalloutHttpListen(const StackLayout& layout) {
-  return layout.idp_host + ":" + std::to_string(layout.idp_port + 1);
+std::string CalloutHttpListen(const StackLayout& layout, int replica) {
+  return layout.idp_host + ":" + std::to_string(layout.idp_port + replica);
 }
+
+std::string CalloutPartName(int replica) { return "callout-" + std::to_string(replica); }
 
 namespace {
 std::vector<std::string> Urls(const StackLayout& layout, const char* scheme,
@@ -144,13 +150,16 @@ std::vector<std::string> WebSocketUrls(const StackLayout& l) { return Urls(l, "w
 std::vector<std::string> MonitoringUrls(const StackLayout& l) { return Urls(l, "http", &NodeSpec::monitor_port); }
 
 nlohmann::json InfoJson(const StackLayout& layout) {
+  nlohmann::json metrics = nlohmann::json::array();
+  for (int i = 1; i <= layout.callout_replicas; ++i)
+    metrics.push_back("http://" + CalloutHttpListen(layout, i) + "/metrics");
   return {{"state_dir", layout.state_dir},
           {"ca_file", StatePaths(layout.state_dir).RootCa()},
           {"clients", ClientUrls(layout)},
           {"websocket", WebSocketUrls(layout)},
           {"monitoring", MonitoringUrls(layout)},
           {"idp", IdpIssuerUrl(layout)},
-          {"callout_metrics", "http://" + CalloutHttpListen(layout) + "/metrics"}};
+          {"callout_metrics", metrics}};
 }
 
 }  // namespace natstack::cluster

@@ -21,7 +21,12 @@ struct StackLayout {
   int idp_port = 9400;
   std::string endpoint_name = "localhost";  ///< the client endpoint name on the certificate
   std::string audience = "natstack";        ///< the dev IdP's token audience
+  /// Callout replicas in one queue group; replica i connects to node i first (wrapping), so
+  /// losing a node or a replica leaves the others serving. 0: up starts none (bring your own).
+  int callout_replicas = 2;
 };
+
+inline constexpr int kMaxCalloutReplicas = 16;
 
 /// The embedded default for `state_dir`.
 StackLayout DefaultLayout(const std::string& state_dir);
@@ -56,7 +61,13 @@ class StatePaths {
   std::string NodeConfig(const std::string& name) const { return NodesDir() + "/" + name + ".conf"; }
   std::string LogsDir() const { return dir_ + "/logs"; }
   std::string Log(const std::string& name) const { return LogsDir() + "/" + name + ".log"; }
-  std::string CalloutConfig() const { return dir_ + "/callout.json"; }
+  /// Replica `replica`'s config (1-based): callout.json for the first, callout-N.json after.
+  std::string CalloutConfig(int replica = 1) const {
+    return dir_ + (replica <= 1 ? std::string("/callout.json")
+                                : "/callout-" + std::to_string(replica) + ".json");
+  }
+  /// The deny-list every replica watches.
+  std::string RevocationFile() const { return dir_ + "/revoked.json"; }
 
  private:
   std::string dir_;
@@ -67,8 +78,11 @@ Status SaveLayout(const StackLayout& layout);
 Result<StackLayout> LoadLayout(const std::string& state_dir);
 
 std::string IdpIssuerUrl(const StackLayout& layout);  ///< "http://127.0.0.1:9400/"
-/// The callout's health and metrics endpoint: the IdP's host, the next port ("127.0.0.1:9401").
-std::string CalloutHttpListen(const StackLayout& layout);
+/// Replica `replica`'s (1-based) health and metrics endpoint: the IdP's host, the IdP port +
+/// replica ("127.0.0.1:9401" for the first).
+std::string CalloutHttpListen(const StackLayout& layout, int replica = 1);
+/// The name of replica `replica`'s part and log: "callout-1", "callout-2", ...
+std::string CalloutPartName(int replica);
 std::vector<std::string> ClientUrls(const StackLayout& layout);      ///< tls://host:port
 std::vector<std::string> WebSocketUrls(const StackLayout& layout);   ///< wss://host:port
 std::vector<std::string> MonitoringUrls(const StackLayout& layout);  ///< http://host:port

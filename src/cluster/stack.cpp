@@ -1,5 +1,7 @@
 #include "cluster/stack.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "core/base64.hpp"
@@ -143,7 +145,8 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   NATSTACK_TRY(WriteRendered(rendered, paths.NodesDir()));
   for (const auto& n : layout.nodes) NATSTACK_TRY(MakeDirs(paths.NodesDir() + "/" + n.name, 0700));
 
-  // The callout's own config.
+  // The callouts' configs: one per replica, identical but for the node each connects to first
+  // and its metrics port. `out.callout` is the first replica's.
   callout::CalloutConfig& c = out.callout;
   c.servers = ClientUrls(layout);
   c.user = in.callout_user;
@@ -153,7 +156,12 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   c.xkey_seed_file = paths.XKeySeed();
   c.accounts = {"AUTH"};
   c.default_account = "AUTH";
-  c.http_listen = CalloutHttpListen(layout);
+  c.http_listen = CalloutHttpListen(layout, 1);
+  c.no_randomize = true;
+  // The system account closes live connections of identities put on the deny-list.
+  c.system.user = in.sys_user;
+  c.system.password_file = paths.SysPassword();
+  c.revocation_file = paths.RevocationFile();
   callout::IssuerSettings dev;
   dev.name = "dev";
   dev.issuer = IdpIssuerUrl(layout);
@@ -162,7 +170,22 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   // A user's own subjects and reply inbox: it may subscribe there and answer its own requests
   // there. No allow_responses: see PermissionTemplate::allow_responses.
   c.templates["default"] = callout::DefaultTemplate();
-  NATSTACK_TRY(WriteFileAtomic(paths.CalloutConfig(), callout::SerializeCalloutConfig(c), 0600));
+  if (!FileExists(paths.RevocationFile())) {
+    NATSTACK_TRY(WriteFileAtomic(paths.RevocationFile(),
+                                 "{\n  \"users\": [],\n  \"token_ids\": []\n}\n", 0600));
+  }
+  for (int i = 1; i <= std::max(1, layout.callout_replicas); ++i) {
+    callout::CalloutConfig replica = c;
+    const size_t first = static_cast<size_t>(i - 1) % replica.servers.size();
+    std::rotate(replica.servers.begin(), replica.servers.begin() + static_cast<long>(first),
+                replica.servers.end());
+    replica.http_listen = CalloutHttpListen(layout, i);
+    NATSTACK_TRY(WriteFileAtomic(paths.CalloutConfig(i), callout::SerializeCalloutConfig(replica),
+                                 0600));
+  }
+  // A replica fewer than last time leaves no config that looks live.
+  for (int i = std::max(1, layout.callout_replicas) + 1; i <= kMaxCalloutReplicas; ++i)
+    (void)::unlink(paths.CalloutConfig(i).c_str());
   NATSTACK_TRY(SaveLayout(layout));
   step("configs");
   return out;

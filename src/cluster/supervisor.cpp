@@ -244,7 +244,7 @@ Status Supervisor::WaitAdmitted(Steady::time_point deadline) {
       NATSTACK_TRY(CheckParts());
       if (Steady::now() >= deadline)
         return Fail(Code::kDeadlineExceeded, "a probe client was not admitted through " + url +
-                                                 ": " + last + " (see " + paths_.Log("callout") +
+                                                 ": " + last + " (see " + paths_.Log(CalloutPartName(1)) +
                                                  ")");
       nats_client::ConnectOptions co;
       co.servers = {url};
@@ -272,8 +272,12 @@ Status Supervisor::Start() {
     NATSTACK_TRY(CheckPortFree(n.host, n.websocket_port, n.name + " websocket port"));
   }
   NATSTACK_TRY(CheckPortFree(layout_.idp_host, layout_.idp_port, "IdP port", "--idp-listen"));
-  NATSTACK_TRY(CheckPortFree(layout_.idp_host, layout_.idp_port + 1,
-                             "callout metrics port (the IdP port + 1)", "--idp-listen"));
+  for (int i = 1; i <= layout_.callout_replicas; ++i) {
+    NATSTACK_TRY(CheckPortFree(layout_.idp_host, layout_.idp_port + i,
+                               CalloutPartName(i) + " metrics port (the IdP port + " +
+                                   std::to_string(i) + ")",
+                               "--idp-listen"));
+  }
   for (const auto& n : layout_.nodes)
     for (int port : {n.client_port, n.cluster_port, n.monitor_port, n.websocket_port})
       if (n.host == layout_.idp_host && port == layout_.idp_port)
@@ -301,11 +305,21 @@ Status Supervisor::Start() {
   progress_.Step("idp and nodes healthy");
   NATSTACK_TRY(WaitRoutes(deadline));
   progress_.Step("routes form a full mesh");
-  NATSTACK_TRY(StartPart(
-      "callout", {options_.self_exe, "callout", "serve", "--config", paths_.CalloutConfig()},
-      /*ready_pipe=*/true));
-  NATSTACK_TRY(WaitReady("callout", deadline));
-  progress_.Step("callout subscribed");
+  if (layout_.callout_replicas == 0) {
+    progress_.Step("no callout replicas (--callout-replicas 0): clients are admitted once you "
+                   "run `natstack callout serve`");
+    return Ok();
+  }
+  // Replicas start together; each connects to a different node first.
+  for (int i = 1; i <= layout_.callout_replicas; ++i) {
+    NATSTACK_TRY(StartPart(CalloutPartName(i),
+                           {options_.self_exe, "callout", "serve", "--config",
+                            paths_.CalloutConfig(i)},
+                           /*ready_pipe=*/true));
+  }
+  for (int i = 1; i <= layout_.callout_replicas; ++i)
+    NATSTACK_TRY(WaitReady(CalloutPartName(i), deadline));
+  progress_.Step(std::to_string(layout_.callout_replicas) + " callout replica(s) subscribed");
   NATSTACK_TRY(WaitAdmitted(deadline));
   progress_.Step("callout admitted a probe client through every node");
   return Ok();
@@ -330,6 +344,10 @@ void Supervisor::PrintReady() const {
   const std::string sd =
       options_.default_state_dir ? "" : " --state-dir " + ShellQuote(paths_.dir());
   const std::string exe = ShellQuote(options_.display_exe);
+  std::string callouts;
+  for (int i = 1; i <= layout_.callout_replicas; ++i)
+    callouts += (i == 1 ? "" : "  ") + ("http://" + CalloutHttpListen(layout_, i) + "/metrics");
+  if (callouts.empty()) callouts = "none started (--callout-replicas 0)";
   std::printf(
       "\nnatstack is ready in %.2fs: %zu nodes, auth callout, development IdP\n"
       "  clients     %s\n"
@@ -337,7 +355,7 @@ void Supervisor::PrintReady() const {
       "  monitoring  %s\n"
       "  CA          %s\n"
       "  IdP         %s (audience \"%s\")\n"
-      "  callout     http://%s/metrics\n"
+      "  callout     %s\n"
       "  logs        %s\n"
       "\n"
       "  Try it (user alice may use user.alice.> and nothing else):\n"
@@ -348,7 +366,7 @@ void Supervisor::PrintReady() const {
       progress_.Seconds(), layout_.nodes.size(), join(ClientUrls(layout_)).c_str(),
       join(WebSocketUrls(layout_)).c_str(), join(MonitoringUrls(layout_)).c_str(),
       paths_.RootCa().c_str(), IdpIssuerUrl(layout_).c_str(), layout_.audience.c_str(),
-      CalloutHttpListen(layout_).c_str(),
+      callouts.c_str(),
       paths_.LogsDir().c_str(), (exe + sd).c_str(), exe.c_str(), sd.c_str(), (exe + sd).c_str(),
       exe.c_str(), sd.c_str(),
       options_.detached ? ("`" + exe + " down" + sd + "`").c_str()

@@ -93,7 +93,8 @@ int PickFreeLoopbackBlock() {
   for (int attempt = 0; attempt < 50; ++attempt) {
     const int b = dist(rng);
     const std::string prefix = "127.0." + std::to_string(b) + ".";
-    bool free = PortFree(prefix + "4", 9400) && PortFree(prefix + "4", 9401);
+    bool free = true;
+    for (int port = 9400; free && port <= 9403; ++port) free = PortFree(prefix + "4", port);
     for (int i = 1; free && i <= 3; ++i)
       for (int port : {4222, 6222, 8222, 8443}) free = free && PortFree(prefix + std::to_string(i), port);
     if (free) return b;

@@ -2,6 +2,7 @@
 // IdP, exercised with the real nats.c client.
 #include <openssl/hmac.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -395,24 +396,104 @@ TEST_F(UpCalloutTest, ClientCommandPublishesAndRefusesWildcardPublishes) {
   EXPECT_NE(denied.output.find("Permissions Violation"), std::string::npos) << denied.output;
 }
 
-TEST_F(UpCalloutTest, CalloutServesReadinessAndMetricsWithReasons) {
+TEST_F(UpCalloutTest, EveryReplicaServesReadinessAndMetricsWithReasons) {
   ASSERT_TRUE(Connect(stack_->ClientUrl(1), Token("alice")));
   ExpectRefusedQuickly("", "a connection without a token");
   http::CurlClient client;
-  const std::string base = "http://127.0." + std::to_string(stack_->block()) + ".4:9401";
-  auto ready = client.Get(base + "/readyz");
-  ASSERT_TRUE(ready) << ready.error().message;
-  EXPECT_EQ(ready->status, 200);
-  auto metrics = client.Get(base + "/metrics");
-  ASSERT_TRUE(metrics && metrics->status == 200);
-  const std::string& m = metrics->body;
-  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"admitted\",reason=\"admitted\",source=\"dev\"}"),
-            std::string::npos) << m;
-  EXPECT_NE(m.find("natstack_callout_decisions_total{outcome=\"refused\",reason=\"no_token\",source=\"\"}"),
-            std::string::npos) << m;
-  EXPECT_NE(m.find("natstack_callout_decision_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
-  EXPECT_NE(m.find("natstack_callout_jwks_keys{issuer=\"dev\"} 1\n"), std::string::npos) << m;
-  EXPECT_EQ(m.find("natstack_callout_jwks_age_seconds{issuer=\"dev\"} NaN"), std::string::npos) << m;
+  std::string all;  // the queue group spreads requests: either replica may have answered
+  for (int port : {9401, 9402}) {
+    const std::string base =
+        "http://127.0." + std::to_string(stack_->block()) + ".4:" + std::to_string(port);
+    auto ready = client.Get(base + "/readyz");
+    ASSERT_TRUE(ready) << ready.error().message;
+    EXPECT_EQ(ready->status, 200) << port;
+    auto metrics = client.Get(base + "/metrics");
+    ASSERT_TRUE(metrics && metrics->status == 200) << port;
+    const std::string& m = metrics->body;
+    EXPECT_NE(m.find("natstack_callout_decision_seconds_bucket{le=\"+Inf\"}"), std::string::npos);
+    EXPECT_NE(m.find("natstack_callout_jwks_keys{issuer=\"dev\"} 1\n"), std::string::npos) << m;
+    EXPECT_EQ(m.find("natstack_callout_jwks_age_seconds{issuer=\"dev\"} NaN"), std::string::npos)
+        << m;
+    all += m;
+  }
+  EXPECT_NE(all.find("natstack_callout_decisions_total{outcome=\"admitted\",reason=\"admitted\",source=\"dev\"}"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("natstack_callout_decisions_total{outcome=\"refused\",reason=\"no_token\",source=\"\"}"),
+            std::string::npos) << all;
+}
+
+/// Waits (bounded) until `conn` is closed or disconnected.
+bool WaitClosed(const Connection& conn, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (conn.IsClosed() || !conn.IsConnected()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST_F(UpCalloutTest, RevokingAUserClosesItsLiveConnectionsAndRefusesItsNextConnect) {
+  // mallory is connected to two nodes; trent (not revoked) stays.
+  auto m1 = Connect(stack_->ClientUrl(1), Token("mallory"));
+  auto m3 = Connect(stack_->ClientUrl(3), Token("mallory"));
+  auto trent = Connect(stack_->ClientUrl(2), Token("trent"));
+  ASSERT_TRUE(m1 && m3 && trent);
+  const auto sd = std::vector<std::string>{"--state-dir", stack_->state_dir()};
+  auto args = [&sd](std::vector<std::string> a) {
+    a.insert(a.end(), sd.begin(), sd.end());
+    return a;
+  };
+  auto revoked = testing::RunNatstack(args({"callout", "revoke", "--user", "mallory"}));
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.output;
+  // Every replica reloads the list within its poll interval (1 s) and kicks; bounded wait.
+  EXPECT_TRUE(WaitClosed(**m1, 15s)) << "mallory's connection to n1 is still open";
+  EXPECT_TRUE(WaitClosed(**m3, 15s)) << "mallory's connection to n3 is still open";
+  EXPECT_TRUE((*trent)->IsConnected()) << "a user not on the list was disconnected";
+  ExpectRefusedQuickly(Token("mallory"), "a revoked user");
+  // Either replica may have answered; both hold the list.
+  std::string all;
+  long kicked = 0;
+  for (int port : {9401, 9402}) {
+    auto metrics = http::CurlClient().Get("http://127.0." + std::to_string(stack_->block()) +
+                                          ".4:" + std::to_string(port) + "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("natstack_callout_revoked_entries 1\n"), std::string::npos)
+        << port;
+    all += metrics->body;
+    const std::string key = "\nnatstack_callout_kicked_connections_total ";
+    const auto at = metrics->body.find(key);
+    ASSERT_NE(at, std::string::npos);
+    kicked += std::stol(metrics->body.substr(at + key.size()));
+  }
+  EXPECT_NE(all.find("reason=\"revoked\""), std::string::npos) << all;
+  EXPECT_EQ(kicked, 2) << "mallory had two connections" << all;
+
+  // Off the list: admitted again, without a restart.
+  auto restored = testing::RunNatstack(args({"callout", "revoke", "--remove", "--user", "mallory"}));
+  ASSERT_EQ(restored.exit_code, 0) << restored.output;
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  bool admitted = false;
+  for (int i = 0; i < 100 && !admitted && std::chrono::steady_clock::now() < deadline; ++i) {
+    admitted = static_cast<bool>(Connect(stack_->ClientUrl(2), Token("mallory")));
+    if (!admitted) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(admitted) << "mallory is still refused after leaving the deny-list";
+}
+
+TEST_F(UpCalloutTest, RevokingATokenIdClosesThatConnectionOnly) {
+  const std::string jti = "revoke-me-" + std::to_string(::getpid());
+  nlohmann::json extra = {{"jti", jti}};
+  auto marked = Connect(stack_->ClientUrl(1), issuer_->Mint("peggy", 600s, clock_, extra));
+  auto other = Connect(stack_->ClientUrl(1), Token("peggy"));  // another token of the same user
+  ASSERT_TRUE(marked && other);
+  auto revoked = testing::RunNatstack({"callout", "revoke", "--token-id", jti, "--state-dir",
+                                       stack_->state_dir()});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.output;
+  EXPECT_TRUE(WaitClosed(**marked, 15s)) << "the connection with the revoked token id is open";
+  EXPECT_TRUE((*other)->IsConnected()) << "another token of the same user was disconnected";
+  auto again = Connect(stack_->ClientUrl(2), issuer_->Mint("peggy", 600s, clock_, extra));
+  EXPECT_FALSE(again) << "a revoked token id was admitted";
+  EXPECT_TRUE(Connect(stack_->ClientUrl(2), Token("peggy")));
 }
 
 TEST_F(UpCalloutTest, SecondUpOnTheSameStateDirIsRefused) {
@@ -437,7 +518,7 @@ TEST_F(UpCalloutTest, NoSecretInLogsArgvOrReadableFiles) {
     secrets.push_back(s);
   }
   // Logs.
-  for (const char* log : {"n1", "n2", "n3", "callout", "idp", "supervisor"}) {
+  for (const char* log : {"n1", "n2", "n3", "callout-1", "callout-2", "idp", "supervisor"}) {
     auto text = ReadFile(stack_->state_dir() + "/logs/" + log + ".log");
     if (!text) continue;
     for (const auto& secret : secrets)
