@@ -203,6 +203,8 @@ void DevIssuerServer::RegisterRoutes() {
   };
   server_->Get(prefix + "/.well-known/openid-configuration", cached(discovery));
   server_->Get(prefix + "/jwks.json", cached(jwks));
+  // Auth0's path too: the original design's callout (AUTH0_DOMAIN) finds the keys there.
+  server_->Get(prefix + "/.well-known/jwks.json", cached(jwks));
   server_->Get("/healthz", [](const http::Request&) { return http::Text(200, "ok"); });
 }
 

@@ -250,6 +250,11 @@ TEST_F(DevIssuerServerTest, ServesDiscoveryJwksAndHealth) {
   EXPECT_EQ(jwks->status, 200);
   EXPECT_EQ(jwks->headers["cache-control"], "max-age=300");
   EXPECT_EQ(jwks->body, server_->issuer().JwksJson());
+  // Auth0's JWKS path, which the original design's callout derives from AUTH0_DOMAIN.
+  auto auth0 = client_.Get(issuer + ".well-known/jwks.json");
+  ASSERT_TRUE(auth0.has_value());
+  EXPECT_EQ(auth0->status, 200);
+  EXPECT_EQ(auth0->body, server_->issuer().JwksJson());
 
   auto health = client_.Get(server_->BaseUrl() + "/healthz");
   ASSERT_TRUE(health.has_value());
