@@ -49,7 +49,10 @@ struct IssuerSettings {
   std::string template_name = "default";  ///< config key "template"
   std::string account;                    ///< "" = default_account
   int64_t jwks_refresh_s = 300;           ///< without cache headers
-  int64_t jwks_min_refresh_s = 10;        ///< rate limit of unknown-kid refreshes
+  /// Rate limit of unknown-kid refreshes: at most one fetch per this many seconds; a hint
+  /// inside the window gets a fetch at its end (which a request waits for when that fits in
+  /// unknown_kid_wait_ms), so a freshly rotated key is never refused for long.
+  int64_t jwks_min_refresh_s = 1;
   int64_t jwks_max_refresh_s = 3600;      ///< cap on cache headers
   int64_t unknown_kid_wait_ms = 1000;     ///< bounded wait for a refresh on an unknown kid
   int64_t jwks_timeout_ms = 5000;         ///< per JWKS or discovery request

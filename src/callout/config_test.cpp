@@ -48,7 +48,7 @@ TEST(CalloutConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(i.template_name, "default");
   EXPECT_EQ(i.account, "");
   EXPECT_EQ(i.jwks_refresh_s, 300);
-  EXPECT_EQ(i.jwks_min_refresh_s, 10);
+  EXPECT_EQ(i.jwks_min_refresh_s, 1);
   EXPECT_EQ(i.jwks_max_refresh_s, 3600);
   EXPECT_EQ(i.unknown_kid_wait_ms, 1000);
   EXPECT_FALSE(i.optional);

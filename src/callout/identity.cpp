@@ -47,6 +47,18 @@ jwt::VerifierConfig VerifierConfigOf(const IssuerSettings& issuer) {
   return vc;
 }
 
+jwt::RemoteJwksOptions JwksOptionsOf(const IssuerSettings& issuer) {
+  jwt::RemoteJwksOptions o;
+  o.url = issuer.jwks_uri;
+  o.discovery_issuer = issuer.issuer;
+  o.request.ca_file = issuer.ca_file;
+  o.request.timeout = std::chrono::milliseconds(issuer.jwks_timeout_ms);
+  o.refresh_interval = std::chrono::seconds(issuer.jwks_refresh_s);
+  o.min_refresh_interval = std::chrono::seconds(issuer.jwks_min_refresh_s);
+  o.max_refresh_interval = std::chrono::seconds(issuer.jwks_max_refresh_s);
+  return o;
+}
+
 tl::expected<Identity, IdentityError> VerifyServiceToken(std::string_view token,
                                                          const ServiceSettings& service,
                                                          int64_t now, int64_t leeway_s) {

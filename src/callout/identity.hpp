@@ -14,6 +14,7 @@
 #include "callout/config.hpp"
 #include "callout/policy.hpp"
 #include "core/clock.hpp"
+#include "jwt/remote_jwks.hpp"
 #include "jwt/verifier.hpp"
 #include "nkeys/nkeys.hpp"
 
@@ -67,5 +68,7 @@ class IdentityVerifier {
 
 /// The verifier settings for one issuer's config.
 jwt::VerifierConfig VerifierConfigOf(const IssuerSettings& issuer);
+/// The JWKS source settings for one issuer's config (explicit jwks_uri, else discovery).
+jwt::RemoteJwksOptions JwksOptionsOf(const IssuerSettings& issuer);
 
 }  // namespace natstack::callout

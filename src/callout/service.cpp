@@ -174,15 +174,7 @@ Status CalloutService::StartHttp() {
 Status CalloutService::LoadKeys(http::Client& http) {
   // One RemoteJwks per issuer, loaded in parallel: start-up time is the slowest IdP, not the sum.
   for (const IssuerSettings& is : config_.issuers) {
-    jwt::RemoteJwksOptions o;
-    o.url = is.jwks_uri;
-    o.discovery_issuer = is.issuer;
-    o.request.ca_file = is.ca_file;
-    o.request.timeout = std::chrono::milliseconds(is.jwks_timeout_ms);
-    o.refresh_interval = std::chrono::seconds(is.jwks_refresh_s);
-    o.min_refresh_interval = std::chrono::seconds(is.jwks_min_refresh_s);
-    o.max_refresh_interval = std::chrono::seconds(is.jwks_max_refresh_s);
-    jwks_.push_back(std::make_unique<jwt::RemoteJwks>(o, http, clock_, log_));
+    jwks_.push_back(std::make_unique<jwt::RemoteJwks>(JwksOptionsOf(is), http, clock_, log_));
   }
   std::vector<Status> results(jwks_.size());
   {

@@ -7,6 +7,7 @@
 
 #include "callout/config.hpp"
 #include "callout/explain.hpp"
+#include "callout/identity.hpp"
 #include "callout/revocation.hpp"
 #include "callout/service.hpp"
 #include "cli/commands.hpp"
@@ -151,12 +152,8 @@ void AddCalloutCommand(CLI::App& app, Globals& g, Action& action) {
           sources.push_back(empty.back().get());
           continue;
         }
-        jwt::RemoteJwksOptions o;
-        o.url = is.jwks_uri;
-        o.discovery_issuer = is.issuer;
-        o.request.ca_file = is.ca_file;
-        o.request.timeout = std::chrono::milliseconds(is.jwks_timeout_ms);
-        remote.push_back(std::make_unique<jwt::RemoteJwks>(o, http, clock, log));
+        remote.push_back(
+            std::make_unique<jwt::RemoteJwks>(callout::JwksOptionsOf(is), http, clock, log));
         if (auto st = remote.back()->Load(); !st) {
           PrintError("callout explain", "issuer " + is.name + ": " + st.error().message);
           return 1;

@@ -280,8 +280,12 @@ void RemoteJwks::Run() {
   std::chrono::steady_clock::duration backoff{0};
   while (!stopping_) {
     const auto now = clock_.Monotonic();
-    if (refresh_requested_ || now >= next) {
+    auto due = next;
+    if (refresh_deferred_ && last_attempt_)
+      due = std::min(due, *last_attempt_ + options_.min_refresh_interval);
+    if (refresh_requested_ || now >= due) {
       refresh_requested_ = false;
+      refresh_deferred_ = false;
       lock.unlock();
       const bool ok = Fetch().has_value();
       lock.lock();
@@ -298,7 +302,7 @@ void RemoteJwks::Run() {
       }
       continue;
     }
-    const auto wait = std::min<std::chrono::steady_clock::duration>(next - now, kClockPoll);
+    const auto wait = std::min<std::chrono::steady_clock::duration>(due - now, kClockPoll);
     cv_.wait_for(lock, wait);
   }
 }
@@ -308,40 +312,43 @@ std::shared_ptr<const Jwks> RemoteJwks::Keys() const {
   return keys_;
 }
 
-bool RemoteJwks::RequestRefreshLocked() const {
+std::chrono::steady_clock::time_point RemoteJwks::RequestRefreshLocked() const {
   const auto now = clock_.Monotonic();
-  if (refresh_requested_ || fetching_ ||
-      (last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval)) {
+  if (refresh_requested_ || fetching_) {
     ++stats_.hints_dropped;
-    return false;
+    return now;
+  }
+  if (last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval) {
+    if (refresh_deferred_) {
+      ++stats_.hints_dropped;
+    } else {
+      refresh_deferred_ = true;
+      ++stats_.hints_deferred;
+    }
+    return *last_attempt_ + options_.min_refresh_interval;
   }
   refresh_requested_ = true;
   ++stats_.hints_accepted;
-  return true;
+  return now;
 }
 
 void RemoteJwks::OnUnknownKid(std::string_view) const {
-  bool requested = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    requested = RequestRefreshLocked();
+    (void)RequestRefreshLocked();
   }
-  if (requested) cv_.notify_all();
+  cv_.notify_all();
 }
 
 bool RemoteJwks::AwaitRefresh(std::string_view, std::chrono::milliseconds budget) const {
   std::unique_lock<std::mutex> lock(mu_);
   const uint64_t seen = completed_fetches_;
-  // A fetch already pending or under way will do; otherwise ask for one, if the rate limit
-  // allows it. Without the background thread nobody would fetch: do not wait for nothing.
-  const bool coming = refresh_requested_ || fetching_;
-  if (!coming) {
-    if (!RequestRefreshLocked()) return false;
-    cv_.notify_all();
-  } else {
-    ++stats_.hints_dropped;
-  }
+  const auto starts = RequestRefreshLocked();
+  cv_.notify_all();
+  // Without the background thread nobody would fetch: do not wait for nothing. Nor past the
+  // budget: a fetch that starts after it cannot help this request.
   if (!thread_.joinable() || budget.count() <= 0 || waiters_ >= options_.max_waiters) return false;
+  if (starts - clock_.Monotonic() >= budget) return false;
   ++waiters_;
   cv_.wait_for(lock, budget, [&] { return completed_fetches_ > seen || stopping_; });
   --waiters_;

@@ -62,7 +62,8 @@ struct RemoteJwksStats {
   uint64_t fetches = 0;         ///< fetch attempts (Load and background)
   uint64_t failures = 0;        ///< attempts that failed (the last good keys stayed in use)
   uint64_t hints_accepted = 0;  ///< unknown-kid hints that scheduled a refresh
-  uint64_t hints_dropped = 0;   ///< hints refused by the rate limit (or one already pending)
+  uint64_t hints_dropped = 0;   ///< hints that added nothing: a fetch was already coming
+  uint64_t hints_deferred = 0;  ///< hints inside the rate limit: a fetch at the window's end
   std::optional<std::chrono::system_clock::time_point> last_success;  ///< Clock::Now() of it
   std::string last_error;                                             ///< empty after a success
   size_t key_count = 0;
@@ -111,7 +112,10 @@ class RemoteJwks final : public KeySource {
   Status Fetch();
   void Run();
   /// Under mu_: asks for a refresh unless one is pending or the rate limit holds.
-  bool RequestRefreshLocked() const;
+  /// Asks the background thread for a fetch: at once, or — inside the rate limit's window —
+  /// at the window's end (never dropped: a key rotated in just after a fetch must not be
+  /// refused for the whole window). Returns when the fetch will start.
+  std::chrono::steady_clock::time_point RequestRefreshLocked() const;
 
   const RemoteJwksOptions options_;
   http::Client& client_;
@@ -125,6 +129,7 @@ class RemoteJwks final : public KeySource {
   mutable RemoteJwksStats stats_;
   std::optional<std::chrono::steady_clock::time_point> last_attempt_;
   mutable bool refresh_requested_ = false;
+  mutable bool refresh_deferred_ = false;  // fetch at last_attempt_ + min_refresh_interval
   bool fetching_ = false;
   uint64_t completed_fetches_ = 0;  // fetches finished (AwaitRefresh waits for the next one)
   mutable size_t waiters_ = 0;

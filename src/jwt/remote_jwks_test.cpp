@@ -171,23 +171,54 @@ TEST_F(RemoteJwksTest, UnknownKidRefreshIsRateLimited) {
   // The IdP rotates in key b.
   endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}, {KeyB().get(), "b"}}));
 
-  // Right after a fetch: the hint is dropped.
+  // Right after a fetch: the hint is deferred to the end of the rate limit's window, not
+  // dropped (a key rotated in just after a fetch must not be refused for the whole window).
   jwks.OnUnknownKid("b");
-  EXPECT_EQ(jwks.Stats().hints_dropped, 1u);
+  EXPECT_EQ(jwks.Stats().hints_deferred, 1u);
   EXPECT_EQ(jwks.Keys()->Find("b"), nullptr);
+  EXPECT_EQ(endpoint_.hits(), 1);
 
-  // After min_refresh_interval: one refresh.
+  // At the window's end the deferred refresh runs by itself: one fetch.
   clock_.Advance(11s);
-  jwks.OnUnknownKid("b");
-  EXPECT_EQ(jwks.Stats().hints_accepted, 1u);
   ASSERT_TRUE(WaitFor([&] { return jwks.Keys()->Find("b") != nullptr; }));
   EXPECT_EQ(endpoint_.hits(), 2);
 
-  // A storm of unknown kids right after it fetches nothing more.
+  // A storm of unknown kids right after it: one deferred fetch for all of them.
   for (int i = 0; i < 100; ++i) jwks.OnUnknownKid("forged-" + std::to_string(i));
-  EXPECT_EQ(jwks.Stats().hints_accepted, 1u);
-  EXPECT_EQ(jwks.Stats().hints_dropped, 101u);
+  EXPECT_EQ(jwks.Stats().hints_accepted, 0u);
+  EXPECT_EQ(jwks.Stats().hints_deferred, 2u);
+  EXPECT_EQ(jwks.Stats().hints_dropped, 99u);
   EXPECT_EQ(endpoint_.hits(), 2);
+  clock_.Advance(11s);
+  ASSERT_TRUE(WaitFor([&] { return endpoint_.hits() == 3; }));
+  // Past the window with no new hint: nothing more until the schedule says so.
+  clock_.Advance(11s);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(endpoint_.hits(), 3);
+  jwks.Stop();
+}
+
+TEST_F(RemoteJwksTest, AWaitInsideTheWindowGetsTheDeferredRefreshWhenItFitsTheBudget) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  RemoteJwksOptions options = Options();
+  options.min_refresh_interval = 10s;
+  RemoteJwks jwks(options, client_, clock_, logger_);
+  ASSERT_TRUE(jwks.Load().has_value());
+  jwks.Start();
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}, {KeyB().get(), "b"}}));
+  // 10 s left in the window, 1 s of budget: waiting cannot help, so it returns at once.
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(jwks.AwaitRefresh("b", std::chrono::milliseconds(1000)));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500));
+  // 0.5 s left: the wait sees the refresh that runs when the window ends.
+  clock_.Advance(std::chrono::milliseconds(9500));
+  std::thread advance([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    clock_.Advance(std::chrono::milliseconds(600));
+  });
+  EXPECT_TRUE(jwks.AwaitRefresh("b", std::chrono::milliseconds(3000)));
+  advance.join();
+  EXPECT_NE(jwks.Keys()->Find("b"), nullptr);
   jwks.Stop();
 }
 
