@@ -2,12 +2,19 @@
 # Installs what natstack needs to build, test and run on Debian 12. Idempotent: when everything is
 # present it only checks and returns (well under a second).
 #
-#   scripts/setup.sh            build + runtime dependencies
+#   scripts/setup.sh            build + runtime dependencies, and the test OpenID Provider
 #
 # nats-server >= 2.10.11 is required (auth callout). Debian 12 ships 2.9.10, so the one package is
 # taken from Debian 13 (trixie) with a private, temporary apt configuration; the system's apt
 # sources are never changed. The mirror URI is read from the machine's own apt sources.
+#
+# The integration test against a real OpenID Provider runs the npm package oidc-provider
+# (tests/oidc): `npm ci` installs exactly the committed lock into tests/oidc/node_modules
+# (git-ignored). oidc-provider 9 needs Node.js >= 20.
 set -euo pipefail
+
+readonly ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly MIN_NODE_MAJOR=20
 
 readonly MIN_NATS_SERVER="2.10.11"
 tmp=""
@@ -109,8 +116,44 @@ install_nats_server() {
   log "nats-server $have installed"
 }
 
+install_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  log "installing nodejs and npm (the test OpenID Provider runs on Node.js)"
+  as_root apt-get update -qq || die "apt-get update failed: check the machine's apt sources"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    nodejs npm >/dev/null || die "apt-get install failed for: nodejs npm"
+}
+
+# npm ci into tests/oidc/node_modules unless the lock installed there last is the committed one
+# (its hash is recorded after a successful install), so a second run costs one sha256sum.
+install_oidc_provider() {
+  local dir="$ROOT/tests/oidc"
+  [[ -f $dir/package-lock.json ]] || return 0
+  local stamp="$dir/node_modules/.natstack-lock.sha256" want
+  want=$(sha256sum <"$dir/package-lock.json" | cut -d' ' -f1)
+  [[ -f $stamp && $(<"$stamp") == "$want" ]] && return 0
+  install_node
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  ((major >= MIN_NODE_MAJOR)) ||
+    die "Node.js $(node --version 2>/dev/null || echo absent) is too old: tests/oidc (oidc-provider) needs >= $MIN_NODE_MAJOR"
+  log "installing the test OpenID Provider (npm ci in tests/oidc)"
+  local err
+  err=$(mktemp)
+  # In the folder, so its .npmrc applies. --ignore-scripts: nothing in the lock needs a build.
+  if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null 2>"$err"); then
+    local why
+    why=$(tail -n 3 "$err")
+    rm -f "$err"
+    die "npm ci in tests/oidc failed: $why"
+  fi
+  rm -f "$err"
+  printf '%s\n' "$want" >"$stamp"
+}
+
 main() {
   install_debian_packages
   install_nats_server
+  install_oidc_provider
 }
 main "$@"
