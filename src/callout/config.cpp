@@ -77,6 +77,7 @@ Status ParseIssuer(ConfigReader& r, IssuerSettings& o) {
   NATSTACK_TRY(r.StringList("audiences", o.audiences, Required::kYes));
   NATSTACK_TRY(r.String("jwks_uri", o.jwks_uri));
   NATSTACK_TRY(r.StringList("algorithms", o.algorithms));
+  NATSTACK_TRY(r.StringList("token_types", o.token_types));
   NATSTACK_TRY(r.Int("leeway_s", o.leeway_s, 0, 600));
   NATSTACK_TRY(r.Int("max_age_s", o.max_age_s, 0, 30LL * 86400));
   NATSTACK_TRY(ParseClaimsObject(r, "required_claims", o.required_claims));
@@ -157,6 +158,7 @@ const std::vector<std::string_view>& RefusalReasons() {
       "wrong_issuer",   "wrong_audience",   "expired",           "not_yet_valid",
       "too_old",        "missing_claim",    "claim_mismatch",    "lifetime_too_long",
       "revoked",        "template_rejected", "rate_limited",     "overloaded",
+      "wrong_type",
   };
   return kReasons;
 }
@@ -358,6 +360,7 @@ std::string SerializeCalloutConfig(const CalloutConfig& c) {
                        {"audiences", i.audiences},
                        {"jwks_uri", i.jwks_uri},
                        {"algorithms", i.algorithms},
+                       {"token_types", i.token_types},
                        {"leeway_s", i.leeway_s},
                        {"max_age_s", i.max_age_s},
                        {"required_claims", i.required_claims},

@@ -39,6 +39,9 @@ struct IssuerSettings {
   std::vector<std::string> audiences;  ///< at least one must be in `aud`; required
   std::string jwks_uri;                ///< empty: from the issuer's discovery document
   std::vector<std::string> algorithms{"RS256"};
+  /// Accepted header typ values (see jwt::VerifierConfig::token_types); empty: none, JWT or
+  /// at+jwt. ["at+jwt"] enforces RFC 9068 access tokens (keeps ID tokens out).
+  std::vector<std::string> token_types;
   int64_t leeway_s = 30;
   int64_t max_age_s = 0;  ///< refuse tokens issued longer ago (needs iat); 0 = no limit
   /// Claims a token must carry (see jwt::VerifierConfig::required_claims).

@@ -69,6 +69,7 @@ TEST(CalloutConfigTest, EverythingRoundTripsThroughSerialize) {
                           {"audiences", {"nats", "api"}},
                           {"jwks_uri", "https://corp.example/keys"},
                           {"algorithms", {"ES256", "EdDSA"}},
+                          {"token_types", {"at+jwt"}},
                           {"required_claims", {{"email_verified", true}}},
                           {"user_claim", "preferred_username"},
                           {"user_prefix", "corp_"},
@@ -100,6 +101,7 @@ TEST(CalloutConfigTest, EverythingRoundTripsThroughSerialize) {
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(SerializeCalloutConfig(*again), SerializeCalloutConfig(*c));
   EXPECT_EQ(again->issuers[1].user_claim, "preferred_username");
+  EXPECT_EQ(again->issuers[1].token_types, std::vector<std::string>{"at+jwt"});
   EXPECT_EQ(again->issuers[1].required_claims, json({{"email_verified", true}}));
   EXPECT_EQ(again->rules[0].claims, json({{"org", "acme"}}));
   EXPECT_EQ(again->templates.at("responder").responses_max, 3);

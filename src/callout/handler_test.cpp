@@ -257,6 +257,25 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
          return *jwt::SignJws({{"alg", "PS256"}, {"kid", t.kid_}}, t.Claims("alice"), t.rsa_.get());
        },
        "algorithm_not_allowed"},
+      // typ names another kind of token.
+      {"typ of a DPoP proof",
+       [](HandlerTest& t) {
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}, {"typ", "dpop+jwt"}},
+                              t.Claims("alice"), t.rsa_.get());
+       },
+       "wrong_type"},
+      {"typ of a logout token",
+       [](HandlerTest& t) {
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}, {"typ", "logout+jwt"}},
+                              t.Claims("alice"), t.rsa_.get());
+       },
+       "wrong_type"},
+      {"typ not a string",
+       [](HandlerTest& t) {
+         return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}, {"typ", 1}}, t.Claims("alice"),
+                              t.rsa_.get());
+       },
+       "malformed"},
       {"crit header",
        [](HandlerTest& t) {
          return *jwt::SignJws({{"alg", "RS256"}, {"kid", t.kid_}, {"crit", {"exp"}}},

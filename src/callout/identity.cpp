@@ -44,6 +44,7 @@ jwt::VerifierConfig VerifierConfigOf(const IssuerSettings& issuer) {
   if (issuer.max_age_s > 0) vc.max_age = std::chrono::seconds(issuer.max_age_s);
   vc.required_claims = issuer.required_claims;
   vc.unknown_kid_wait = std::chrono::milliseconds(issuer.unknown_kid_wait_ms);
+  vc.token_types = issuer.token_types;
   return vc;
 }
 

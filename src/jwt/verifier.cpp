@@ -1,6 +1,7 @@
 #include "jwt/verifier.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -59,6 +60,40 @@ int64_t SubSat(int64_t a, int64_t b) {
 
 }  // namespace
 
+namespace {
+
+/// typ without case and without an "application/" prefix (RFC 7515 §4.1.9).
+std::string NormalizedType(std::string_view typ) {
+  std::string out;
+  for (char c : typ) out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (out.rfind("application/", 0) == 0) out.erase(0, 12);
+  return out;
+}
+
+tl::expected<void, TokenError> CheckTokenType(const json& header,
+                                              const std::vector<std::string>& accepted) {
+  std::string typ;
+  if (auto it = header.find("typ"); it != header.end()) {
+    if (!it->is_string())
+      return tl::unexpected(TokenError{Refusal::kMalformed, "typ is not a string"});
+    typ = NormalizedType(it->get_ref<const std::string&>());
+  }
+  static const std::vector<std::string> kDefault = {"", "jwt", "at+jwt"};
+  bool ok = false;
+  if (accepted.empty()) {
+    ok = std::find(kDefault.begin(), kDefault.end(), typ) != kDefault.end();
+  } else {
+    for (const std::string& a : accepted) ok = ok || NormalizedType(a) == typ;
+  }
+  if (ok) return {};
+  std::string shown;
+  for (char c : typ.substr(0, 32)) shown.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return tl::unexpected(TokenError{
+      Refusal::kWrongType, typ.empty() ? "the token has no typ" : "typ \"" + shown + "\" is not accepted"});
+}
+
+}  // namespace
+
 std::string_view RefusalName(Refusal reason) {
   switch (reason) {
     case Refusal::kMalformed: return "malformed";
@@ -75,6 +110,7 @@ std::string_view RefusalName(Refusal reason) {
     case Refusal::kKeysUnavailable: return "keys_unavailable";
     case Refusal::kTooLarge: return "too_large";
     case Refusal::kClaimMismatch: return "claim_mismatch";
+    case Refusal::kWrongType: return "wrong_type";
   }
   return "unknown";
 }
@@ -145,6 +181,7 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
     // RFC 7515 §4.1.11: extensions we do not understand must be refused; we understand none.
     return Refuse(Refusal::kMalformed, "header has crit parameters");
   }
+  if (auto typ = CheckTokenType(header, config_.token_types); !typ) return tl::unexpected(typ.error());
 
   // 2. Algorithm allow-list (none and HS* are not in the supported table at all).
   auto alg_it = header.find("alg");

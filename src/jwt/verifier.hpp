@@ -40,6 +40,7 @@ enum class Refusal {
   kKeysUnavailable,  ///< "keys_unavailable": the key source has no keys (JWKS never loaded)
   kTooLarge,         ///< "too_large": longer than max_token_bytes
   kClaimMismatch,    ///< "claim_mismatch": a required claim has another value
+  kWrongType,        ///< "wrong_type": the header's typ names another kind of token
 };
 
 std::string_view RefusalName(Refusal reason);
@@ -117,6 +118,12 @@ struct VerifierConfig {
   /// On an unknown kid, wait this long for the key source to refresh (a rotation at the IdP:
   /// the first token signed with a new key must not be refused). 0 = refuse at once.
   std::chrono::milliseconds unknown_kid_wait{0};
+  /// Accepted header `typ` values, compared case-insensitively and without an "application/"
+  /// prefix; "" in the list accepts a token without typ. Empty list: no typ, "JWT" or "at+jwt"
+  /// (an access token per RFC 9068 or a plain JWT), so tokens that say they are something else
+  /// (a DPoP proof, a logout token, a security event) are refused. ["at+jwt"] enforces RFC 9068
+  /// §2.1, which keeps ID tokens out.
+  std::vector<std::string> token_types;
 };
 
 /// Checks a configuration the way a config parser should, before building a verifier:

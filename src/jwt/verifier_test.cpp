@@ -170,6 +170,28 @@ TEST_F(VerifierTest, WrongAudienceStringAndArray) {
   EXPECT_TRUE(Verify(Sign(c), two).has_value());
 }
 
+TEST_F(VerifierTest, TokenTypeDefaultsToAccessTokensAndPlainJwts) {
+  auto with_typ = [&](const json& typ) {
+    json header = {{"alg", "RS256"}, {"kid", "rsa-1"}};
+    if (!typ.is_null()) header["typ"] = typ;
+    return *SignJws(header, Claims(), TestKeys().rsa.get());
+  };
+  for (const char* ok : {"JWT", "jwt", "at+jwt", "application/at+JWT"})
+    EXPECT_TRUE(Verify(with_typ(ok)).has_value()) << ok;
+  EXPECT_TRUE(Verify(with_typ(nullptr)).has_value());  // no typ: RFC 7519 makes it optional
+  for (const char* other : {"dpop+jwt", "logout+jwt", "secevent+jwt", "JOSE", "N_A"})
+    ExpectRefusal(with_typ(other), Refusal::kWrongType);
+  ExpectRefusal(with_typ(42), Refusal::kMalformed);
+  // RFC 9068 strictly: only access tokens, which keeps ID tokens (typ JWT) out.
+  VerifierConfig strict = Config();
+  strict.token_types = {"at+jwt"};
+  EXPECT_TRUE(Verify(with_typ("application/at+jwt"), strict).has_value());
+  ExpectRefusal(with_typ("JWT"), Refusal::kWrongType, strict);
+  ExpectRefusal(with_typ(nullptr), Refusal::kWrongType, strict);
+  strict.token_types = {"at+jwt", ""};  // "" accepts a token without typ
+  EXPECT_TRUE(Verify(with_typ(nullptr), strict).has_value());
+}
+
 TEST_F(VerifierTest, WrongIssuer) {
   json c = Claims();
   c["iss"] = "https://evil.example/";
