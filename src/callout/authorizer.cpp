@@ -23,9 +23,11 @@ Decision Authorizer::Decide(std::string_view token) const {
   if (!identity) {
     d.reason = std::move(identity.error().reason);
     d.detail = std::move(identity.error().detail);
+    d.source = identities_.ClaimedSource(token);
     return d;
   }
   d.identity = std::move(*identity);
+  d.source = d.identity->source;
   const Identity& id = *d.identity;
   if (revoked_ && revoked_(id.user_id, id.token_id)) {
     d.reason = "revoked";

@@ -25,6 +25,10 @@ struct Decision {
   bool admitted = false;
   std::string reason;  ///< "admitted" or a refusal reason (RefusalReasons())
   std::string detail;  ///< for logs and explain; never token material
+  /// The issuer or service the token came from: verified when `identity` is set, else the one
+  /// its (unverified) iss names among the configured ones ("" for none) — a metrics label that
+  /// tells refusals apart by issuer and that a client cannot make up.
+  std::string source;
   std::optional<Identity> identity;
   std::optional<Grant> grant;
   int64_t expires_at = 0;  ///< the user JWT's exp: min(token exp, now + max_user_ttl_s)

@@ -14,7 +14,7 @@ namespace {
 
 using nlohmann::json;
 
-/// Names of issuers, services, templates and rules: labels in metrics and logs.
+/// Names of issuers, services and templates: labels in metrics and logs.
 bool IsLabel(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
@@ -452,7 +452,7 @@ const std::vector<std::string_view>& EnvironmentVariableNames() {
 }
 
 Result<EnvironmentSecrets> ApplyEnvironment(const std::map<std::string, std::string>& env,
-                                            CalloutConfig& c) {
+                                            CalloutConfig& c, bool with_file) {
   auto get = [&env](const char* name) -> const std::string* {
     auto it = env.find(name);
     return it == env.end() || it->second.empty() ? nullptr : &it->second;
@@ -496,16 +496,21 @@ Result<EnvironmentSecrets> ApplyEnvironment(const std::map<std::string, std::str
   const bool had_password = !c.password_file.empty();
   NATSTACK_TRY(secret("NATS_REGULAR_USER_PASSWORD", "NATS_REGULAR_USER_PASSWORD_FILE",
                       secrets.password, c.password_file));
-  // The original design's services connect as regular_user.
-  if ((!secrets.password.empty() || (!had_password && !c.password_file.empty())) &&
+  // The original design's services connect as regular_user; with a config file, its `user`
+  // (default "callout") stands.
+  if (!with_file && (!secrets.password.empty() || (!had_password && !c.password_file.empty())) &&
       c.user == "callout")
     c.user = "regular_user";
   NATSTACK_TRY(secret("NATS_SYS_USER_PASSWORD", "NATS_SYS_USER_PASSWORD_FILE",
                       secrets.system_password, c.system.password_file));
   if (const std::string* v = get("NATS_AUTH_ACCOUNT")) {
     c.default_account = *v;
-    if (std::find(c.accounts.begin(), c.accounts.end(), *v) == c.accounts.end())
+    if (!with_file) {
+      // The original design's one account: the built-in AUTH is not the cluster's.
+      c.accounts = {*v};
+    } else if (std::find(c.accounts.begin(), c.accounts.end(), *v) == c.accounts.end()) {
       c.accounts.push_back(*v);
+    }
   }
   const std::string* domain = get("AUTH0_DOMAIN");
   const std::string* audience = get("AUTH0_API_IDENTIFIER");
@@ -570,7 +575,7 @@ Result<LoadedConfig> LoadCalloutConfig(const std::string& path,
                 "no callout config: give --config FILE or set NATS_SERVERS and the other "
                 "variables of the original design (see docs/callout.md)");
   }
-  NATSTACK_ASSIGN_OR_RETURN(out.secrets, ApplyEnvironment(env, out.config));
+  NATSTACK_ASSIGN_OR_RETURN(out.secrets, ApplyEnvironment(env, out.config, !path.empty()));
   NATSTACK_TRY(ValidateCalloutConfig(out.config, source));
   return out;
 }

@@ -14,7 +14,7 @@
 namespace natstack::callout {
 
 /// Permissions granted to an identity. Subjects may hold placeholders, filled per connection:
-/// `{userId}` (the mapped user id) and `{claim:NAME}` (a string claim of the token; NAME is a
+/// `{userId}` (the mapped user id) and `{claim:NAME}` (a string or integer claim of the token; NAME is a
 /// top-level claim name, or a JSON pointer when it starts with '/'). A filled value must be one
 /// subject token (no '.', '*', '>', whitespace, not empty), or the identity is refused
 /// (template_rejected): a claim never changes a subject's shape.
@@ -145,7 +145,7 @@ struct CalloutConfig {
   std::string revocation_file;
   int64_t revocation_poll_ms = 1000;
 
-  int64_t workers = 0;        ///< decision threads; 0 = one per CPU (at most 16)
+  int64_t workers = 0;        ///< decision threads; 0 = two per CPU, from 2 to 16
   int64_t queue_size = 1024;  ///< requests waiting for a worker; past it: refused "overloaded"
   RateLimit per_host;         ///< connects per client address (client_info.host)
   RateLimit per_user;         ///< admissions per user id
@@ -194,8 +194,10 @@ struct EnvironmentSecrets {
 };
 /// Applies the non-secret variables to `config` and returns the secret ones. `*_FILE` variants
 /// (NATS_AUTH_NKEY_ISSUER_SEED_FILE, ...) set the file paths instead. Errors name the variable.
+/// Without a config file (`with_file` false) a password from the environment means the original
+/// design's user, regular_user; with one, the file's `user` stands.
 Result<EnvironmentSecrets> ApplyEnvironment(const std::map<std::string, std::string>& env,
-                                            CalloutConfig& config);
+                                            CalloutConfig& config, bool with_file = false);
 
 /// The names ApplyEnvironment reads.
 const std::vector<std::string_view>& EnvironmentVariableNames();

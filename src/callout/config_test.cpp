@@ -254,7 +254,7 @@ TEST(CalloutEnvironmentTest, TheOriginalDesignsVariables) {
   EXPECT_EQ(secrets->system_password, "syspw");
   EXPECT_EQ(c.user, "regular_user");  // who the original design's services connect as
   EXPECT_EQ(c.default_account, "APP");
-  EXPECT_EQ(c.accounts, (std::vector<std::string>{"AUTH", "APP"}));
+  EXPECT_EQ(c.accounts, std::vector<std::string>{"APP"});  // not the built-in AUTH
   ASSERT_EQ(c.issuers.size(), 1u);
   EXPECT_EQ(c.issuers[0].name, "auth0");
   EXPECT_EQ(c.issuers[0].issuer, "https://tenant.eu.auth0.com/");
@@ -302,6 +302,12 @@ TEST(CalloutEnvironmentTest, FileVariantsSetPaths) {
   EXPECT_EQ(c.password_file, "/run/secrets/pw");
   EXPECT_EQ(c.user, "regular_user");
   EXPECT_TRUE(s->issuer_seed.empty());
+  // With a config file, its user stands (the default "callout" included).
+  CalloutConfig from_file;
+  ASSERT_TRUE(ApplyEnvironment({{"NATS_REGULAR_USER_PASSWORD", "pw"}, {"NATS_AUTH_ACCOUNT", "APP"}},
+                               from_file, true));
+  EXPECT_EQ(from_file.user, "callout");
+  EXPECT_EQ(from_file.accounts, (std::vector<std::string>{"AUTH", "APP"}));  // the file's, plus
 }
 
 TEST(CalloutEnvironmentTest, LoadWithoutAFileNeedsTheEnvironment) {

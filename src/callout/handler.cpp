@@ -80,9 +80,9 @@ Outcome RequestHandler::Decide(const OpenedRequest& opened) const {
   std::string user_id = d.identity ? d.identity->user_id : "";
   if (!d.admitted) {
     Outcome o = Refuse(opened, d.reason, d.detail);
+    o.source = d.source;
     if (d.identity) {
       o.user_id = d.identity->user_id;
-      o.source = d.identity->source;
       o.token_id = d.identity->token_id;
     }
     return o;
@@ -91,6 +91,7 @@ Outcome RequestHandler::Decide(const OpenedRequest& opened) const {
     Outcome o = Refuse(opened, "rate_limited", "user " + user_id);
     o.user_id = user_id;
     o.source = d.identity->source;
+    o.token_id = d.identity->token_id;
     return o;
   }
 

@@ -362,6 +362,17 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
   }
 }
 
+TEST_F(HandlerTest, RefusalsNameTheConfiguredIssuerTheTokenClaims) {
+  // Before verification the source is the configured issuer its iss names (a label a client
+  // cannot make up), so refusals can be told apart by issuer in the metrics.
+  EXPECT_EQ(HandleClaims(RequestClaims(Token("alice", -120))).source, "idp");
+  EXPECT_EQ(HandleClaims(RequestClaims(Token("alice", 600, {{"aud", "x"}}))).source, "idp");
+  const Outcome evil = HandleClaims(RequestClaims(Token("alice", 600, {{"iss", "https://evil/"}})));
+  EXPECT_EQ(evil.reason, "unknown_issuer");
+  EXPECT_EQ(evil.source, "");
+  EXPECT_EQ(HandleClaims(RequestClaims("garbage")).source, "");
+}
+
 TEST_F(HandlerTest, UntrustworthyRequestsAreDropped) {
   const std::string token = Token("alice");
   // Unsealed, or sealed without the sender's key.

@@ -49,6 +49,98 @@ std::string ApiError(const json& j) {
 
 }  // namespace
 
+std::vector<std::string> ScatterGather(nats_client::Connection& sys, const std::string& subject,
+                                       const std::vector<std::string>& requests,
+                                       std::chrono::milliseconds deadline,
+                                       std::chrono::milliseconds quiet_gap, size_t& failures,
+                                       Logger& log) {
+  std::vector<std::string> replies;
+  if (requests.empty()) return replies;
+  const std::string inbox = Inbox();
+  auto sub = sys.SubscribeSync(inbox);
+  if (!sub) {
+    ++failures;
+    log.Warn(kComponent, "cannot ask the servers (" + subject + "): " + sub.error().message);
+    return replies;
+  }
+  for (const std::string& request : requests) {
+    if (auto sent = sys.Publish(subject, request, inbox); !sent) {
+      ++failures;
+      log.Warn(kComponent, "cannot ask the servers (" + subject + "): " + sent.error().message);
+      return replies;
+    }
+  }
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  for (size_t n = 0; n < 100 * requests.size() + 100; ++n) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    // The first answer may take a moment; after it, wait only a short gap for the others.
+    auto msg = (*sub)->Next(n == 0 ? left : std::min(left, quiet_gap));
+    if (!msg) break;
+    replies.emplace_back(msg->Data());
+  }
+  return replies;
+}
+
+Result<ServerAccounts> ParseAccountzReply(std::string_view reply) {
+  json j = json::parse(reply, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Fail(Code::kInvalidArgument, "ACCOUNTZ reply is not a JSON object");
+  const std::string error = ApiError(j);
+  if (!error.empty()) return Fail(Code::kUnavailable, "ACCOUNTZ refused: " + error);
+  ServerAccounts out;
+  if (auto server = j.find("server"); server != j.end() && server->is_object()) {
+    out.server = server->value("name", std::string());
+    if (out.server.empty()) out.server = server->value("id", std::string());
+  }
+  if (out.server.empty()) return Fail(Code::kInvalidArgument, "ACCOUNTZ reply names no server");
+  auto data = j.find("data");
+  if (data == j.end() || !data->is_object())
+    return Fail(Code::kInvalidArgument, "ACCOUNTZ reply from " + out.server + " has no data");
+  if (auto sys = data->find("system_account"); sys != data->end() && sys->is_string())
+    out.system_account = sys->get<std::string>();
+  auto accounts = data->find("accounts");
+  if (accounts == data->end() || accounts->is_null()) return out;
+  if (!accounts->is_array())
+    return Fail(Code::kInvalidArgument, "ACCOUNTZ accounts from " + out.server + " is not a list");
+  for (const auto& a : *accounts) {
+    if (!a.is_string())
+      return Fail(Code::kInvalidArgument, "ACCOUNTZ account from " + out.server + " is not a string");
+    out.accounts.push_back(a.get<std::string>());
+  }
+  return out;
+}
+
+Status CheckAccountsExist(nats_client::Connection& sys, const std::vector<std::string>& accounts,
+                          Logger& log) {
+  size_t failures = 0;
+  const auto replies = ScatterGather(sys, "$SYS.REQ.SERVER.PING.ACCOUNTZ", {"{}"},
+                                     kScatterDeadline, kQuietGap, failures, log);
+  size_t checked = 0;
+  for (const std::string& reply : replies) {
+    auto parsed = ParseAccountzReply(reply);
+    if (!parsed) {
+      log.Warn(kComponent, "account check: " + parsed.error().message);
+      continue;
+    }
+    ++checked;
+    for (const std::string& a : accounts) {
+      if (a == parsed->system_account)
+        return Fail(Code::kInvalidArgument,
+                    "accounts: \"" + a + "\" is the system account of server " + parsed->server +
+                        ": identities are never placed there (it controls the cluster)");
+      if (std::find(parsed->accounts.begin(), parsed->accounts.end(), a) == parsed->accounts.end())
+        return Fail(Code::kInvalidArgument,
+                    "accounts: \"" + a + "\" does not exist on server " + parsed->server +
+                        ": the server would refuse every user placed there; add the account to "
+                        "the node configs or remove it from the callout config");
+    }
+  }
+  if (checked == 0)
+    log.Warn(kComponent, "no server answered the account check; the accounts are not verified");
+  return Ok();
+}
+
 Result<std::vector<LiveConnection>> ParseConnzReply(std::string_view reply) {
   json j = json::parse(reply, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) return Fail(Code::kInvalidArgument, "CONNZ reply is not a JSON object");
@@ -125,33 +217,15 @@ std::vector<LiveConnection> Kicker::FindUsers(const std::vector<std::string>& us
                                               size_t& failures) {
   std::vector<LiveConnection> found;
   if (user_ids.empty()) return found;
-  const std::string inbox = Inbox();
-  auto sub = sys_.SubscribeSync(inbox);
-  if (!sub) {
-    ++failures;
-    log_.Warn(kComponent, "cannot look up connections: " + sub.error().message);
-    return found;
-  }
   // One scatter for the whole batch: every server answers every lookup on the same inbox, and
   // each answer says which server it is from; which user it was for does not matter.
-  for (const std::string& user : user_ids) {
-    const json request = {{"user", user}, {"auth", true}, {"limit", kConnzLimit}};
-    if (auto sent = sys_.Publish("$SYS.REQ.SERVER.PING.CONNZ", request.dump(), inbox); !sent) {
-      ++failures;
-      log_.Warn(kComponent, "cannot look up connections: " + sent.error().message);
-      return found;
-    }
-  }
-  const auto deadline = std::chrono::steady_clock::now() + kScatterDeadline;
-  for (size_t replies = 0; replies < 100 * user_ids.size() + 100; ++replies) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    // The first answer may take a moment; after it, wait only a short gap for the others.
-    auto msg = (*sub)->Next(replies == 0 ? left
-                                         : std::min(left, std::chrono::milliseconds(kQuietGap)));
-    if (!msg) break;
-    auto conns = ParseConnzReply(msg->Data());
+  std::vector<std::string> requests;
+  for (const std::string& user : user_ids)
+    requests.push_back(json({{"user", user}, {"auth", true}, {"limit", kConnzLimit}}).dump());
+  for (const std::string& reply :
+       ScatterGather(sys_, "$SYS.REQ.SERVER.PING.CONNZ", requests, kScatterDeadline, kQuietGap,
+                     failures, log_)) {
+    auto conns = ParseConnzReply(reply);
     if (!conns) {
       ++failures;
       log_.Warn(kComponent, "connection lookup: " + conns.error().message);

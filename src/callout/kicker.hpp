@@ -39,6 +39,31 @@ struct LiveConnection {
   }
 };
 
+/// Sends each of `requests` to `subject` (a `$SYS.REQ.SERVER.PING.*` subject every server
+/// answers) with one reply inbox and collects the answers until `quiet_gap` passes without one
+/// or `deadline` passes. Failures to subscribe or publish are counted and logged.
+std::vector<std::string> ScatterGather(nats_client::Connection& sys, const std::string& subject,
+                                       const std::vector<std::string>& requests,
+                                       std::chrono::milliseconds deadline,
+                                       std::chrono::milliseconds quiet_gap, size_t& failures,
+                                       Logger& log);
+
+/// The accounts one `$SYS.REQ.SERVER.PING.ACCOUNTZ` reply lists, and the server's name.
+struct ServerAccounts {
+  std::string server;  ///< name (id when unnamed)
+  std::vector<std::string> accounts;
+  std::string system_account;  ///< "" when the reply does not say
+};
+Result<ServerAccounts> ParseAccountzReply(std::string_view reply);
+
+/// Asks every server for its accounts and checks that each of `accounts` exists on all that
+/// answer and is not the server's system account (whatever it is named): kInvalidArgument naming
+/// the account and the server otherwise (a user placed in an
+/// account the server lacks is refused by the server: better a start-up error). Servers that
+/// do not answer are not held against the config (a warning is logged).
+Status CheckAccountsExist(nats_client::Connection& sys, const std::vector<std::string>& accounts,
+                          Logger& log);
+
 /// Parses one `$SYS.REQ.SERVER.PING.CONNZ` reply: the server's id and its connections' cids.
 /// Errors name what is wrong (a reply carrying an "error" object is an error too).
 Result<std::vector<LiveConnection>> ParseConnzReply(std::string_view reply);

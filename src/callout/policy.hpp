@@ -73,7 +73,7 @@ class Policy {
 
   /// Decides for `identity`: the first matching rule (OIDC only), else the issuer's or
   /// service's own template and account; then fills the template. Refuses a user id that is
-  /// not one subject token, and placeholders whose claim is missing, not a string or number, or
+  /// not one subject token, and placeholders whose claim is missing, not a string or integer, or
   /// not one subject token.
   tl::expected<Grant, PolicyError> Decide(const Identity& identity) const;
 

@@ -193,6 +193,21 @@ TEST(ConnzReplyTest, ParsesServerAndConnections) {
   }
 }
 
+TEST(AccountzReplyTest, ParsesServerAccountsAndTheSystemAccount) {
+  auto a = ParseAccountzReply(
+      R"({"server":{"name":"n1","id":"NABC"},"data":{"server_id":"NABC","system_account":"SYS","accounts":["AUTH","SYS","$G"]}})");
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->server, "n1");
+  EXPECT_EQ(a->system_account, "SYS");
+  EXPECT_EQ(a->accounts, (std::vector<std::string>{"AUTH", "SYS", "$G"}));
+  for (const char* bad : {"{}", R"({"server":{"name":"n1"}})",
+                          R"({"server":{"name":"n1"},"data":{"accounts":"AUTH"}})",
+                          R"({"server":{"name":"n1"},"data":{"accounts":[1]}})",
+                          R"({"server":{"name":"n1"},"error":{"description":"no"}})"}) {
+    EXPECT_FALSE(ParseAccountzReply(bad)) << bad;
+  }
+}
+
 TEST(AdmissionLogTest, FindsLiveAdmissionsByTokenIdAndStaysBounded) {
   AdmissionLog log(3);
   log.Record("t1", {"N1", 1}, 200, 100);

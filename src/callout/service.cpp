@@ -222,6 +222,9 @@ Status CalloutService::StartRevocation(const std::string& system_password) {
                                     "' (needed to close revoked connections)"));
     }
     sys_conn_ = std::move(*conn);
+    // Every account a rule, issuer or service may place identities in must exist on the
+    // servers: found now rather than as refused connections later.
+    NATSTACK_TRY(CheckAccountsExist(*sys_conn_, c.accounts, log_));
     kicker_ = std::make_unique<Kicker>(*sys_conn_, admissions_, clock_, log_);
   }
   if (c.revocation_file.empty()) return Ok();

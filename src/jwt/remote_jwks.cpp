@@ -240,8 +240,14 @@ Status RemoteJwks::Fetch() {
   stats_.last_success = clock_.Now();
   stats_.last_error.clear();
   stats_.key_count = jwks->size();
-  fresh_for_ = std::clamp(lifetime.value_or(options_.refresh_interval),
-                          options_.min_refresh_interval, options_.max_refresh_interval);
+  fresh_for_ =
+      lifetime ? std::clamp(*lifetime,
+                            std::min(std::max(options_.min_refresh_interval,
+                                              options_.min_cache_lifetime),
+                                     options_.max_refresh_interval),
+                            options_.max_refresh_interval)
+               : std::clamp(options_.refresh_interval, options_.min_refresh_interval,
+                            options_.max_refresh_interval);
   stats_.refresh_interval = fresh_for_;
   lock.unlock();
   if (before != after || recovered) {

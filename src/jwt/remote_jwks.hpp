@@ -47,9 +47,12 @@ struct RemoteJwksOptions {
   http::RequestOptions request;                ///< timeout, ca_file, headers
   /// Background refresh period when the response has no cache headers.
   std::chrono::seconds refresh_interval{300};
-  /// At most one fetch per this (unknown-kid refreshes; also the floor for cache headers and
-  /// the first retry after a failure).
+  /// At most one fetch per this for unknown-kid refreshes (also the first retry after a
+  /// failure).
   std::chrono::seconds min_refresh_interval{10};
+  /// The floor for cache headers: `no-cache` or `max-age=0` from an IdP must not turn into a
+  /// fetch every min_refresh_interval by every replica.
+  std::chrono::seconds min_cache_lifetime{30};
   /// The longest a key set is kept without a refresh, whatever its cache headers say.
   std::chrono::seconds max_refresh_interval{3600};
   /// At most this many threads wait in AwaitRefresh at once; more return false at once (a flood
@@ -83,7 +86,8 @@ struct RemoteJwksStats {
 ///   refresh_interval). A failed fetch (or one whose document has no usable key) keeps the last
 ///   good keys and logs a warning.
 /// - AwaitRefresh() is the hint plus a bounded wait for the fetch it caused (or the one under
-///   way); while the rate limit holds it returns false at once, so unknown kids cost nothing.
+///   way); inside the rate limit's window it waits for the fetch at the window's end when that
+///   fits the budget, else returns false at once, so unknown kids cost one fetch per window.
 /// - Timing uses clock.Monotonic() (a FakeClock drives it in tests; the thread re-reads the clock
 ///   at least every 250 ms). Stop()/the destructor wake and join the thread at once, but wait for
 ///   a fetch in flight (bounded by the request timeout).

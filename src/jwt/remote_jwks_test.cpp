@@ -362,13 +362,20 @@ TEST_F(RemoteJwksTest, CacheHeadersChooseTheRefreshInterval) {
   EXPECT_EQ(jwks.Stats().refresh_interval, 60s);
   jwks.Start();
   endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}, {KeyB().get(), "b"}}),
-                {{"cache-control", "max-age=1"}});  // below the floor: 10 s
+                {{"cache-control", "max-age=1"}});  // below the floor: min_cache_lifetime, 30 s
   clock_.Advance(59s);
   std::this_thread::sleep_for(300ms);  // the thread re-reads the clock every 250 ms
   EXPECT_EQ(endpoint_.hits(), 1);
   clock_.Advance(1s);
   ASSERT_TRUE(WaitFor([&] { return jwks.Keys()->Find("b") != nullptr; }));
-  EXPECT_TRUE(WaitFor([&] { return jwks.Stats().refresh_interval == 10s; }));
+  EXPECT_TRUE(WaitFor([&] { return jwks.Stats().refresh_interval == 30s; }));
+  // no-cache with a short unknown-kid rate limit: still the cache floor, not a fetch a second.
+  RemoteJwksOptions eager = Options();
+  eager.min_refresh_interval = 1s;
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}), {{"cache-control", "no-cache"}});
+  RemoteJwks nocache(eager, client_, clock_, logger_);
+  ASSERT_TRUE(nocache.Load().has_value());
+  EXPECT_EQ(nocache.Stats().refresh_interval, 30s);
 
   // A huge max-age is capped at max_refresh_interval.
   RemoteJwksOptions capped = Options();

@@ -76,8 +76,8 @@ class KeySource {
   virtual void OnUnknownKid(std::string_view kid) const {}
   /// Like OnUnknownKid, but waits up to `budget` for the refresh it asks for (or one already
   /// under way) to finish. True when a fetch finished after the call, so Keys() may now hold the
-  /// kid; false at once when the source's rate limit allows no fetch now, or when the budget ran
-  /// out. Blocks the calling thread: call it from a worker, never from a delivery thread.
+  /// kid; false at once when no fetch can start within the budget (the source's rate limit), or
+  /// when the budget ran out. Blocks the calling thread: call it from a worker, never from a delivery thread.
   /// Thread-safe. The default does not wait (a fixed set never changes on its own).
   virtual bool AwaitRefresh(std::string_view kid, std::chrono::milliseconds budget) const {
     OnUnknownKid(kid);
