@@ -23,6 +23,7 @@ struct ClientFlags {
   std::string token_file;
   std::vector<std::string> servers;
   std::string ca_file;
+  std::string inbox_prefix;  ///< "" = _INBOX_<the token's sub>
   double timeout_s = 5;
   std::string subject;
   std::string data;
@@ -72,6 +73,9 @@ Result<std::unique_ptr<nats_client::Connection>> Connect(const Globals& g, const
     const std::string sub = UnverifiedSubject(co.token);
     if (!sub.empty()) co.inbox_prefix = "_INBOX_" + sub;
   }
+  // The callout's user id can differ from sub (an issuer's user_prefix or user_claim): then
+  // the private inbox is _INBOX_<user id>, given here.
+  if (!f.inbox_prefix.empty()) co.inbox_prefix = f.inbox_prefix;
   co.name = "natstack-client";
   co.timeout = std::chrono::milliseconds(static_cast<int64_t>(f.timeout_s * 1000));
   co.on_error = [error_seen](const std::string& e) {
@@ -96,6 +100,9 @@ void AddClientCommand(CLI::App& app, Globals& g, Action& action) {
   cmd->add_option("--token-file", f->token_file, "File holding the token, or - for stdin");
   cmd->add_option("--server", f->servers, "Server URL (default: every node of the stack)");
   cmd->add_option("--ca-file", f->ca_file, "CA certificate (default: the stack's root CA)");
+  cmd->add_option("--inbox-prefix", f->inbox_prefix,
+                  "Reply inbox prefix (default _INBOX_<the token's sub>, the private inbox of "
+                  "the default template; give _INBOX_<user id> when the issuer maps ids)");
   cmd->add_option("--timeout", f->timeout_s, "Seconds for connect and request (default 5)")
       ->check(CLI::Range(0.01, 3600.0));
 

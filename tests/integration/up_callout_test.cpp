@@ -396,6 +396,31 @@ TEST_F(UpCalloutTest, ClientCommandPublishesAndRefusesWildcardPublishes) {
   EXPECT_NE(denied.output.find("Permissions Violation"), std::string::npos) << denied.output;
 }
 
+TEST_F(UpCalloutTest, ClientCommandRequestsThroughThePrivateInboxOrTheOneGiven) {
+  // A responder for alice, on her own subjects.
+  auto responder = Connect(stack_->ClientUrl(1), Token("alice"));
+  ASSERT_TRUE(responder);
+  Connection* r = responder->get();
+  auto sub = r->Subscribe("user.alice.echo", [r](nats_client::Message&& m) {
+    (void)r->Respond(m.Reply(), "echo");
+  });
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(r->Flush(2s));
+  const std::string token = Token("alice") + "\n";
+  auto ok = testing::RunNatstack({"client", "--state-dir", stack_->state_dir(), "--token-file",
+                                  "-", "request", "user.alice.echo", "x"},
+                                 30s, {}, token);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("echo"), std::string::npos) << ok.output;
+  // Another user's inbox prefix: the reply subscription is refused by the server.
+  auto other = testing::RunNatstack({"client", "--state-dir", stack_->state_dir(), "--token-file",
+                                     "-", "--inbox-prefix", "_INBOX_bob", "--timeout", "2",
+                                     "request", "user.alice.echo", "x"},
+                                    30s, {}, token);
+  EXPECT_NE(other.exit_code, 0) << other.output;
+  EXPECT_NE(other.output.find("Permissions Violation"), std::string::npos) << other.output;
+}
+
 TEST_F(UpCalloutTest, EveryReplicaServesReadinessAndMetricsWithReasons) {
   ASSERT_TRUE(Connect(stack_->ClientUrl(1), Token("alice")));
   ExpectRefusedQuickly("", "a connection without a token");
