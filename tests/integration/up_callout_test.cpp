@@ -548,6 +548,9 @@ TEST_F(UpCalloutTest, NoSecretInLogsArgvOrReadableFiles) {
     if (!text) continue;
     for (const auto& secret : secrets)
       EXPECT_EQ(text->find(secret), std::string::npos) << "a secret is in logs/" << log << ".log";
+    // No token or request JWT either (every one starts with a base64url '{"'): by now the
+    // suite has sent valid, forged, expired and garbage tokens through every node.
+    EXPECT_EQ(text->find("eyJ"), std::string::npos) << "a JWT is in logs/" << log << ".log";
   }
   // Command lines of every process of the stack.
   for (int pid : testing::ProcessesMentioning(stack_->state_dir())) {
