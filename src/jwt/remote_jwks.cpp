@@ -26,8 +26,9 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-/// The value of a Cache-Control directive ("max-age=300" -> 300), nullopt when absent or bad.
-std::optional<int64_t> DirectiveSeconds(const std::string& cache_control, std::string_view name) {
+/// A Cache-Control directive: nullopt when absent, its value ("" when it has none, quotes
+/// removed) when present ("max-age=300" -> "300", "no-cache" -> "").
+std::optional<std::string_view> Directive(const std::string& cache_control, std::string_view name) {
   size_t pos = 0;
   while (pos < cache_control.size()) {
     size_t end = cache_control.find(',', pos);
@@ -35,33 +36,28 @@ std::optional<int64_t> DirectiveSeconds(const std::string& cache_control, std::s
     std::string_view item(cache_control.data() + pos, end - pos);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == name) return std::string_view();
     if (item.size() > name.size() && item.substr(0, name.size()) == name &&
         item[name.size()] == '=') {
       std::string_view v = item.substr(name.size() + 1);
       if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-      if (v.empty() || v.size() > 10 || v.find_first_not_of("0123456789") != std::string::npos)
-        return std::nullopt;
-      return std::stoll(std::string(v));
+      return v;
     }
     pos = end + 1;
   }
   return std::nullopt;
 }
 
+/// The seconds of a directive ("max-age=300" -> 300), nullopt when absent or not a number.
+std::optional<int64_t> DirectiveSeconds(const std::string& cache_control, std::string_view name) {
+  const auto v = Directive(cache_control, name);
+  if (!v || v->empty() || v->size() > 10 || v->find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoll(std::string(*v));
+}
+
 bool HasDirective(const std::string& cache_control, std::string_view name) {
-  size_t pos = 0;
-  while (pos < cache_control.size()) {
-    size_t end = cache_control.find(',', pos);
-    if (end == std::string::npos) end = cache_control.size();
-    std::string_view item(cache_control.data() + pos, end - pos);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == name || (item.size() > name.size() && item.substr(0, name.size()) == name &&
-                         item[name.size()] == '='))
-      return true;
-    pos = end + 1;
-  }
-  return false;
+  return Directive(cache_control, name).has_value();
 }
 
 }  // namespace
@@ -320,18 +316,20 @@ std::shared_ptr<const Jwks> RemoteJwks::Keys() const {
 
 std::chrono::steady_clock::time_point RemoteJwks::RequestRefreshLocked() const {
   const auto now = clock_.Monotonic();
-  if (refresh_requested_ || fetching_) {
+  if (refresh_requested_) {  // a fetch that has not started yet will see the newest keys
     ++stats_.hints_dropped;
     return now;
   }
-  if (last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval) {
+  // A fetch under way may have been answered before the key was published: it counts for a
+  // waiter (it may bring the key), and the hint also gets a fetch at the window's end.
+  if (fetching_ || (last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval)) {
     if (refresh_deferred_) {
       ++stats_.hints_dropped;
     } else {
       refresh_deferred_ = true;
       ++stats_.hints_deferred;
     }
-    return *last_attempt_ + options_.min_refresh_interval;
+    return fetching_ ? now : *last_attempt_ + options_.min_refresh_interval;
   }
   refresh_requested_ = true;
   ++stats_.hints_accepted;

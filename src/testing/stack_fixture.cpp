@@ -136,6 +136,21 @@ CommandResult Stack::Down() {
   return RunNatstack({"down", "--state-dir", state_dir()}, std::chrono::seconds(90));
 }
 
+Result<std::unique_ptr<nats_client::Connection>> Stack::Connect(
+    int node, const std::string& token, std::chrono::milliseconds timeout,
+    std::function<void(const std::string&)> on_error, const std::string& inbox_prefix) const {
+  nats_client::ConnectOptions co;
+  co.servers = {ClientUrl(node)};
+  co.token = token;
+  co.ca_file = CaFile();
+  co.allow_reconnect = false;
+  co.ignore_discovered_servers = true;  // exactly the node asked for
+  co.timeout = timeout;
+  co.inbox_prefix = inbox_prefix;
+  if (on_error) co.on_error = std::move(on_error);
+  return nats_client::Connection::Connect(std::move(co));
+}
+
 std::string Stack::NodeHost(int i) const {
   return "127.0." + std::to_string(block_) + "." + std::to_string(i);
 }

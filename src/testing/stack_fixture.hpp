@@ -4,10 +4,13 @@
 /// directory, stopped with `natstack down` and removed afterwards. Test-only.
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
+#include "nats_client/connection.hpp"
 #include "testing/temp_dir.hpp"
 
 namespace natstack::testing {
@@ -58,6 +61,14 @@ class Stack {
   std::string IdpKeyFile() const;
   std::string Addresses() const;                    ///< "127.0.B.1,127.0.B.2,127.0.B.3"
   std::string IdpListen() const;                    ///< "127.0.B.4:9400"
+
+  /// A client of node `node` alone (no reconnect, no discovered servers) with `token`,
+  /// trusting the stack's CA.
+  Result<std::unique_ptr<nats_client::Connection>> Connect(
+      int node, const std::string& token,
+      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+      std::function<void(const std::string&)> on_error = {},
+      const std::string& inbox_prefix = "") const;
 
  private:
   TempDir dir_;

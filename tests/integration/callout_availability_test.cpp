@@ -32,16 +32,8 @@ using Steady = std::chrono::steady_clock;
 
 SystemClock g_clock;
 
-Result<std::unique_ptr<Connection>> Connect(const Stack& stack, int node, const std::string& token,
-                                            std::chrono::milliseconds timeout = 5s) {
-  nats_client::ConnectOptions co;
-  co.servers = {stack.ClientUrl(node)};
-  co.token = token;
-  co.ca_file = stack.CaFile();
-  co.allow_reconnect = false;
-  co.ignore_discovered_servers = true;
-  co.timeout = timeout;
-  return Connection::Connect(std::move(co));
+Result<std::unique_ptr<Connection>> Connect(const Stack& stack, int node, const std::string& token) {
+  return stack.Connect(node, token);
 }
 
 /// The one live process whose command line holds `needle` and `also` (0 when none or several).

@@ -100,17 +100,9 @@ class CalloutConfigTest : public ::testing::Test {
     return ::testing::AssertionSuccess();
   }
 
-  static Result<std::unique_ptr<Connection>> Connect(int node, const std::string& token,
-                                                     std::function<void(const std::string&)> on_error = {}) {
-    nats_client::ConnectOptions co;
-    co.servers = {stack_->ClientUrl(node)};
-    co.token = token;
-    co.ca_file = stack_->CaFile();
-    co.allow_reconnect = false;
-    co.ignore_discovered_servers = true;
-    co.timeout = 5s;
-    if (on_error) co.on_error = std::move(on_error);
-    return Connection::Connect(std::move(co));
+  static Result<std::unique_ptr<Connection>> Connect(
+      int node, const std::string& token, std::function<void(const std::string&)> on_error = {}) {
+    return stack_->Connect(node, token, 5s, std::move(on_error));
   }
 
   static Stack* stack_;

@@ -606,14 +606,7 @@ class OidcProviderClusterTest : public ::testing::Test {
 
   static Result<std::unique_ptr<nats_client::Connection>> Connect(int node,
                                                                   const std::string& token) {
-    nats_client::ConnectOptions co;
-    co.servers = {stack_->ClientUrl(node)};
-    co.token = token;
-    co.ca_file = stack_->CaFile();
-    co.allow_reconnect = false;
-    co.ignore_discovered_servers = true;
-    co.timeout = 5s;
-    return nats_client::Connection::Connect(std::move(co));
+    return stack_->Connect(node, token);
   }
 
   static std::string UserSubjects() { return "user." + std::string(kUserPrefix) + kClientId; }
