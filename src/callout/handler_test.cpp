@@ -362,6 +362,23 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
   }
 }
 
+TEST_F(HandlerTest, DropReasonsAnswerWithSilenceOthersStillGetASignedRefusal) {
+  config_.drop_reasons = {"unknown_issuer", "overloaded"};
+  Rebuild();
+  const Outcome evil = HandleClaims(RequestClaims(Token("alice", 600, {{"iss", "https://evil/"}})));
+  EXPECT_EQ(evil.kind, Outcome::Kind::kDropped);
+  EXPECT_EQ(evil.reason, "unknown_issuer");  // still counted under its reason
+  EXPECT_TRUE(evil.response.empty());
+  const Outcome expired = HandleClaims(RequestClaims(Token("alice", -120)));
+  EXPECT_EQ(expired.kind, Outcome::Kind::kRefused);
+  EXPECT_FALSE(expired.response.empty());
+  // Refuse() (the full-queue path) follows the same setting.
+  auto opened = handler_->Open(Seal(RequestClaims(Token("alice")), server_), server_x_.PublicKey());
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(handler_->Refuse(*opened, "overloaded", "full").kind, Outcome::Kind::kDropped);
+  EXPECT_EQ(handler_->Refuse(*opened, "rate_limited", "x").kind, Outcome::Kind::kRefused);
+}
+
 TEST_F(HandlerTest, RefusalsNameTheConfiguredIssuerTheTokenClaims) {
   // Before verification the source is the configured issuer its iss names (a label a client
   // cannot make up), so refusals can be told apart by issuer in the metrics.
