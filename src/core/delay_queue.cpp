@@ -28,9 +28,11 @@ size_t DelayQueue::pending() const {
 }
 
 void DelayQueue::Stop() {
+  // Two callers used to both see thread_ joinable and both join it: undefined (with glibc the
+  // second join throws or never returns).
+  std::lock_guard<std::mutex> stop_lock(stop_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
   cv_.notify_all();

@@ -26,11 +26,13 @@ class DelayQueue {
   void At(std::chrono::steady_clock::time_point when, Task task);
   /// Tasks waiting now.
   size_t pending() const;
-  /// Runs what is pending now, then stops. Idempotent.
+  /// Runs what is pending now, then stops. Idempotent; a caller racing another Stop returns
+  /// only once the pending tasks have run. Never call it from a task.
   void Stop();
 
  private:
   void Run();
+  std::mutex stop_mu_;  // held through a whole Stop: thread_ is joined (and read) by one caller
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::multimap<std::chrono::steady_clock::time_point, Task> tasks_;

@@ -27,6 +27,9 @@ bool WorkerPool::TrySubmit(Task task) {
 }
 
 void WorkerPool::Stop() {
+  // Without this a second caller found threads_ already taken and returned while the first was
+  // still running the queue.
+  std::lock_guard<std::mutex> stop_lock(stop_mu_);
   std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -29,7 +29,9 @@ class WorkerPool {
   /// Queues `task`; false (the task is dropped, not run) when the queue is full or the pool
   /// is stopping. Tasks must not throw (an exception is caught and counted).
   bool TrySubmit(Task task);
-  /// Finishes queued tasks and joins the threads. Idempotent.
+  /// Finishes queued tasks and joins the threads. Idempotent; a caller racing another Stop
+  /// returns only once the first has finished. Never call it from a task (a worker cannot join
+  /// itself).
   void Stop();
 
   struct Stats {
@@ -47,6 +49,7 @@ class WorkerPool {
   void Run();
 
   const size_t capacity_;
+  std::mutex stop_mu_;  // held through a whole Stop, so a concurrent Stop waits for the joins
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Task> queue_;
