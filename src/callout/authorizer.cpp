@@ -3,6 +3,17 @@
 #include <algorithm>
 
 namespace natstack::callout {
+namespace {
+
+// Ids come from tokens: bounded and printable before they reach a log line.
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s.substr(0, 64)) out.push_back(c >= 0x20 && c < 0x7f && c != '"' ? c : '?');
+  if (s.size() > 64) out += "...";
+  return out + "\"";
+}
+
+}  // namespace
 
 Authorizer::Authorizer(const CalloutConfig& config, const IdentityVerifier& identities,
                        const Policy& policy, RevocationCheck revoked, const Clock& clock)
@@ -31,7 +42,8 @@ Decision Authorizer::Decide(std::string_view token) const {
   const Identity& id = *d.identity;
   if (revoked_ && revoked_(id.user_id, id.token_id)) {
     d.reason = "revoked";
-    d.detail = "user " + id.user_id + (id.token_id.empty() ? "" : " / token " + id.token_id) +
+    d.detail = "user " + Quote(id.user_id) +
+               (id.token_id.empty() ? "" : " / token " + Quote(id.token_id)) +
                " is on the deny-list";
     return d;
   }

@@ -33,13 +33,18 @@ std::string Joined(const std::vector<std::string>& list) {
   return out;
 }
 
-/// Printable, bounded text of a claim for display.
-std::string Show(const json& v) {
-  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
+/// Printable, bounded text for a terminal: what comes from a token (claims, the user id and
+/// token id taken from them) may hold escapes and newlines that would rewrite the screen.
+std::string Printable(std::string_view s, size_t max = 200) {
   std::string out;
-  for (char c : s.substr(0, 200)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-  if (s.size() > 200) out += "...";
+  for (char c : s.substr(0, max)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  if (s.size() > max) out += "...";
   return out;
+}
+
+/// A claim for display.
+std::string Show(const json& v) {
+  return Printable(v.is_string() ? v.get<std::string>() : v.dump());
 }
 
 }  // namespace
@@ -128,10 +133,10 @@ std::string ExplanationText(const Explanation& e) {
                             : (e.claimed_source.empty() ? "none configured for its iss"
                                                         : e.claimed_source));
   line("verdict", d.admitted ? "admitted" : "refused: " + d.reason);
-  if (!d.detail.empty()) line("why", d.detail);
+  if (!d.detail.empty()) line("why", Printable(d.detail, d.detail.size()));
   if (d.identity) {
-    line("user id", d.identity->user_id);
-    if (!d.identity->token_id.empty()) line("token id", d.identity->token_id);
+    line("user id", Printable(d.identity->user_id));
+    if (!d.identity->token_id.empty()) line("token id", Printable(d.identity->token_id));
   }
   if (!e.trace.empty()) {
     out += "rules:\n";

@@ -1,7 +1,6 @@
 #include "callout/identity.hpp"
 
 #include <algorithm>
-#include <limits>
 
 #include "natsjwt/jwt.hpp"
 
@@ -21,16 +20,23 @@ std::string Quote(std::string_view s) {
   return out + "\"";
 }
 
-/// An integer NumericDate claim, or nullopt when absent; kMalformed-style error when not an
-/// integer (NATS JWTs carry integer seconds).
+/// The last second of year 9999: later NumericDates are no real time.
+constexpr int64_t kMaxNumericDate = 253402300799;
+
+/// An integer NumericDate claim, or nullopt when absent; "malformed" when not an integer (NATS
+/// JWTs carry integer seconds) or outside [0, year 9999]. The range keeps the time arithmetic
+/// below (exp + leeway, exp - iat) from overflowing: with iat = INT64_MIN, exp - iat wrapped
+/// to a negative lifetime and a token valid for years passed max_token_ttl_s.
 tl::expected<std::optional<int64_t>, IdentityError> IntClaim(const json& claims, const char* name) {
   auto it = claims.find(name);
   if (it == claims.end()) return std::optional<int64_t>();
   if (!it->is_number_integer()) return Refuse("malformed", std::string(name) + " is not an integer");
-  if (it->is_number_unsigned() &&
-      it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(kMaxNumericDate))
     return Refuse("malformed", std::string(name) + " is out of range");
-  return std::optional<int64_t>(it->get<int64_t>());
+  const int64_t value = it->get<int64_t>();
+  if (value < 0 || value > kMaxNumericDate)
+    return Refuse("malformed", std::string(name) + " is out of range");
+  return std::optional<int64_t>(value);
 }
 
 }  // namespace

@@ -6,11 +6,14 @@
 namespace natstack::callout {
 
 KeyedRateLimiter::KeyedRateLimiter(RateLimit limit, const Clock& clock, size_t max_keys)
-    : limit_(limit), clock_(clock), max_per_shard_(std::max<size_t>(1, max_keys / kShards)) {}
+    : limit_(limit),
+      clock_(clock),
+      shards_used_(std::clamp<size_t>(max_keys, 1, kShards)),
+      max_per_shard_(std::max<size_t>(1, max_keys / shards_used_)) {}
 
 bool KeyedRateLimiter::Allow(std::string_view key) {
   if (!limit_.enabled()) return true;
-  Shard& shard = shards_[std::hash<std::string_view>{}(key) % kShards];
+  Shard& shard = shards_[std::hash<std::string_view>{}(key) % shards_used_];
   const auto now = clock_.Monotonic();
   const double burst = static_cast<double>(std::max<int64_t>(1, limit_.burst));
   std::lock_guard<std::mutex> lock(shard.mu);

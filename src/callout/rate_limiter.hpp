@@ -18,7 +18,7 @@ namespace natstack::callout {
 
 class KeyedRateLimiter {
  public:
-  /// A disabled limit (per_s 0) allows everything.
+  /// A disabled limit (per_s 0) allows everything. At most `max_keys` (>= 1) keys are tracked.
   KeyedRateLimiter(RateLimit limit, const Clock& clock, size_t max_keys = 100000);
 
   /// Takes one token from `key`'s bucket; false when it is empty.
@@ -42,6 +42,9 @@ class KeyedRateLimiter {
 
   RateLimit limit_;
   const Clock& clock_;
+  // Fewer shards than kShards when max_keys is small: every shard holds at least one key, so
+  // shards_used_ * max_per_shard_ <= max_keys only holds with shards_used_ <= max_keys.
+  size_t shards_used_;
   size_t max_per_shard_;
   std::array<Shard, kShards> shards_;
 };
