@@ -72,6 +72,20 @@ Result<std::unique_ptr<nats_client::Connection>> Connect(const Globals& g, const
     NATSTACK_ASSIGN_OR_RETURN(co.token, ReadToken(f.token_file));
     const std::string sub = UnverifiedSubject(co.token);
     if (!sub.empty()) co.inbox_prefix = "_INBOX_" + sub;
+    // A file is read again at every reconnect, so whatever renews it (a token refresher, a
+    // cron job) keeps a long-running client admitted across its user JWT's expiry. The last
+    // good token stands in when the file cannot be read at that moment.
+    if (f.token_file != "-") {
+      co.token_handler = [file = f.token_file, last = co.token]() mutable {
+        if (auto fresh = ReadToken(file)) {
+          last = std::move(*fresh);
+        } else {
+          std::fprintf(stderr, "natstack client: %s; reconnecting with the previous token\n",
+                       fresh.error().message.c_str());
+        }
+        return last;
+      };
+    }
   }
   // The callout's user id can differ from sub (an issuer's user_prefix or user_claim): then
   // the private inbox is _INBOX_<user id>, given here.
@@ -83,6 +97,7 @@ Result<std::unique_ptr<nats_client::Connection>> Connect(const Globals& g, const
     if (error_seen != nullptr) *error_seen = true;
   };
   co.on_disconnected = [] { std::fprintf(stderr, "natstack client: disconnected\n"); };
+  co.on_reconnected = [] { std::fprintf(stderr, "natstack client: reconnected\n"); };
   return nats_client::Connection::Connect(std::move(co));
 }
 
@@ -97,7 +112,8 @@ void AddClientCommand(CLI::App& app, Globals& g, Action& action) {
   auto f = std::make_shared<ClientFlags>();
   CLI::App* cmd = app.add_subcommand("client", "Connect to the stack and check, publish, subscribe or request");
   cmd->require_subcommand(1);
-  cmd->add_option("--token-file", f->token_file, "File holding the token, or - for stdin");
+  cmd->add_option("--token-file", f->token_file,
+                  "File holding the token (read again at every reconnect), or - for stdin");
   cmd->add_option("--server", f->servers, "Server URL (default: every node of the stack)");
   cmd->add_option("--ca-file", f->ca_file, "CA certificate (default: the stack's root CA)");
   cmd->add_option("--inbox-prefix", f->inbox_prefix,

@@ -19,6 +19,7 @@
 #include "nats_client/connection.hpp"
 #include "testing/fake_clock.hpp"
 #include "testing/stack_fixture.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace natstack {
 namespace {
@@ -376,6 +377,82 @@ TEST_F(UpCalloutTest, UserJwtExpiryDisconnectsTheClient) {
   EXPECT_GT(after, 1.0);
   EXPECT_LT(after, 6.0);
   EXPECT_NE((*conn)->LastError().find("Expired"), std::string::npos) << (*conn)->LastError();
+}
+
+// The reconnect contract of docs/callout.md: a client whose library asks for a fresh token on
+// every (re)connect survives each expiry, and its subscriptions come back with it.
+TEST_F(UpCalloutTest, AClientWithATokenHandlerSurvivesExpiryAndKeepsItsSubscription) {
+  std::atomic<int> tokens{0}, reconnects{0};
+  nats_client::ConnectOptions co;
+  co.servers = {stack_->ClientUrl(1)};
+  co.ignore_discovered_servers = true;  // the same node each time: nats.c's "same auth error
+                                        // twice" rule must not close it either
+  co.ca_file = stack_->CaFile();
+  co.token_handler = [&] {
+    ++tokens;
+    return Token("alice", 3s);
+  };
+  co.allow_reconnect = true;
+  co.reconnect_wait = 100ms;
+  co.on_reconnected = [&] { ++reconnects; };
+  auto conn = Connection::Connect(std::move(co));
+  ASSERT_TRUE(conn) << conn.error().message;
+  auto sub = (*conn)->SubscribeSync("user.alice.renew");
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE((*conn)->Flush(2s));
+
+  auto sender = Connect(stack_->ClientUrl(2), Token("alice"));
+  ASSERT_TRUE(sender) << sender.error().message;
+  // Two expiries, each followed by a message the renewed connection must receive.
+  for (int cycle = 1; cycle <= 2; ++cycle) {
+    for (int i = 0; i < 120 && reconnects < cycle; ++i) std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(reconnects.load(), cycle) << "no re-admission after expiry " << cycle << ": "
+                                        << (*conn)->LastError();
+    ASSERT_TRUE((*conn)->Flush(2s));  // the subscription is back on the server
+    const std::string body = "after expiry " + std::to_string(cycle);
+    ASSERT_TRUE((*sender)->Publish("user.alice.renew", body));
+    ASSERT_TRUE((*sender)->Flush(2s));
+    auto msg = (*sub)->Next(3s);
+    ASSERT_TRUE(msg) << "cycle " << cycle << ": " << msg.error().message;
+    EXPECT_EQ(msg->Data(), body);
+  }
+  EXPECT_FALSE((*conn)->IsClosed());
+  EXPECT_GE(tokens.load(), 3);  // the first connect and one per re-admission
+}
+
+// natstack client reads a token file again at each reconnect: renewing the file keeps a
+// subscriber admitted past its first token's expiry.
+TEST_F(UpCalloutTest, ClientCommandRereadsItsTokenFileAtEachReconnect) {
+  testing::TempDir dir;
+  const std::string file = dir.path() + "/token";
+  ASSERT_TRUE(WriteFileAtomic(file, Token("alice", 3s) + "\n", 0600));
+  testing::CommandResult sub;
+  std::thread subscriber([&] {
+    sub = testing::RunNatstack({"client", "--state-dir", stack_->state_dir(), "--token-file", file,
+                                "sub", "user.alice.file", "--count", "1"},
+                               40s);
+  });
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(WriteFileAtomic(file, Token("alice", 600s) + "\n", 0600));
+  // Past the first token's expiry: only a client that reconnected with the renewed file is
+  // still there to receive.
+  std::this_thread::sleep_for(4500ms);
+  auto sender = Connect(stack_->ClientUrl(2), Token("alice"));
+  ASSERT_TRUE(sender) << sender.error().message;
+  std::atomic<bool> done{false};
+  std::thread publisher([&] {
+    for (int i = 0; i < 50 && !done; ++i) {
+      (void)(*sender)->Publish("user.alice.file", "renewed");
+      (void)(*sender)->Flush(1s);
+      std::this_thread::sleep_for(200ms);
+    }
+  });
+  subscriber.join();
+  done = true;
+  publisher.join();
+  EXPECT_EQ(sub.exit_code, 0) << sub.output;
+  EXPECT_NE(sub.output.find("reconnected"), std::string::npos) << sub.output;
+  EXPECT_NE(sub.output.find("[user.alice.file] renewed"), std::string::npos) << sub.output;
 }
 
 TEST_F(UpCalloutTest, ClientCommandPublishesAndRefusesWildcardPublishes) {
