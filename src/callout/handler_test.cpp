@@ -83,6 +83,14 @@ class HandlerTest : public ::testing::Test {
     return *jwt::SignJws({{"alg", "RS256"}, {"typ", "JWT"}, {"kid", kid_}}, payload, rsa_.get());
   }
 
+  /// A token signed over the header and payload texts as given (repeated keys survive, which
+  /// a json object would fold).
+  std::string SignText(const std::string& header, const std::string& payload) {
+    const std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(payload);
+    auto sig = crypto::SignMessage(rsa_.get(), crypto::Digest::kSha256, input, crypto::Padding::kPkcs1);
+    return input + "." + Base64UrlEncode(*sig);
+  }
+
   json RequestClaims(const std::string& token) {
     json connect = {{"protocol", 1}, {"lang", "C"}, {"version", "3.4.1"}};
     if (!token.empty()) connect["auth_token"] = token;
@@ -340,6 +348,33 @@ TEST_F(HandlerTest, EveryBadTokenGetsASignedErrorResponseNamingTheReason) {
       {"iss with a trailing difference",
        [](HandlerTest& t) { return t.Token("alice", 600, {{"iss", std::string(kIssuerUrl) + "x"}}); },
        "unknown_issuer"},
+      // Repeated keys: one parser takes the first copy, another the last; neither is trusted.
+      {"sub twice",
+       [](HandlerTest& t) {
+         const std::string claims = t.Claims("alice").dump();
+         return t.SignText(R"({"alg":"RS256","kid":")" + t.kid_ + "\"}",
+                           claims.substr(0, claims.size() - 1) + R"(,"sub":"admin"})");
+       },
+       "malformed"},
+      {"iss twice",
+       [](HandlerTest& t) {
+         const std::string claims = t.Claims("alice").dump();
+         return t.SignText(R"({"alg":"RS256","kid":")" + t.kid_ + "\"}",
+                           R"({"iss":"https://evil/",)" + claims.substr(1));
+       },
+       "malformed"},
+      {"alg twice in the header",
+       [](HandlerTest& t) {
+         return t.SignText(R"({"alg":"none","kid":")" + t.kid_ + R"(","alg":"RS256"})",
+                           t.Claims("alice").dump());
+       },
+       "malformed"},
+      {"kid twice in the header",
+       [](HandlerTest& t) {
+         return t.SignText(R"({"alg":"RS256","kid":"other","kid":")" + t.kid_ + "\"}",
+                           t.Claims("alice").dump());
+       },
+       "malformed"},
       {"payload swapped onto a valid signature",
        [](HandlerTest& t) {
          const std::string good = t.Token("alice");
@@ -420,6 +455,15 @@ TEST_F(HandlerTest, UntrustworthyRequestsAreDropped) {
     json claims = RequestClaims(token);
     mutate(claims);
     EXPECT_EQ(HandleClaims(claims).kind, Outcome::Kind::kDropped) << claims.dump();
+  }
+  // A repeated key in the signed request: which user_nkey the server meant is not guessed.
+  {
+    const std::string claims = RequestClaims(token).dump();
+    const std::string twice = claims.substr(0, claims.size() - 1) + R"(,"aud":"nats-authorization-request"})";
+    const std::string jwt = natsjwt::SignCompact(natsjwt::kHeaderJson, twice, server_);
+    const Outcome o = handler_->Handle(*server_x_.Seal(jwt, callout_x_public_), server_x_.PublicKey());
+    EXPECT_EQ(o.kind, Outcome::Kind::kDropped);
+    EXPECT_EQ(o.reason, "bad_request");
   }
   // The header's xkey differs from the signed one.
   {

@@ -1,6 +1,6 @@
 #include "core/json_config.hpp"
 
-#include "core/json_depth.hpp"
+#include "core/json_strict.hpp"
 
 namespace natstack {
 namespace {
@@ -8,10 +8,15 @@ constexpr size_t kMaxConfigDepth = 32;
 }  // namespace
 
 Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view source) {
-  if (JsonNestingDepth(text) > kMaxConfigDepth)
+  StrictJsonResult parsed = ParseStrictJson(text, kMaxConfigDepth);
+  if (parsed.failure == StrictJsonResult::Failure::kTooDeep)
     return Fail(Code::kInvalidArgument, std::string(source) + ": nested more than " +
                                             std::to_string(kMaxConfigDepth) + " levels deep");
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // A repeated key is an edit gone wrong: which copy was meant is not for us to guess.
+  if (parsed.failure == StrictJsonResult::Failure::kDuplicateKey)
+    return Fail(Code::kInvalidArgument,
+                std::string(source) + ": the key " + parsed.duplicate + " appears twice");
+  nlohmann::json doc = std::move(parsed.value);
   if (doc.is_discarded()) {
     // Re-parse with exceptions only to learn where it failed (the error path is cold).
     size_t byte = 0;

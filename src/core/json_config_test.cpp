@@ -108,3 +108,16 @@ TEST(JsonConfigTest, HostileNestingIsRefusedBeforeParsing) {
 
 }  // namespace
 }  // namespace natstack
+
+namespace natstack {
+namespace {
+
+TEST(JsonConfigTest, ARepeatedKeyIsNamedNotSilentlyOverwritten) {
+  auto r = ParseJsonDocument(R"({"issuers":[{"issuer":"https://a/","audiences":["x"],"audiences":["y"]}]})",
+                             "callout.json");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, R"(callout.json: the key "issuers"[]."audiences" appears twice)");
+}
+
+}  // namespace
+}  // namespace natstack

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/base64.hpp"
+#include "core/json_strict.hpp"
 #include "jwt/jws.hpp"
 
 namespace natstack::jwt {
@@ -175,10 +176,9 @@ Result<std::string> JwkThumbprint(const EVP_PKEY* key) {
 }
 
 Result<Jwks> Jwks::Parse(std::string_view text) {
-  if (JsonNestingDepth(text) > kMaxJsonDepth)
-    return Fail(Code::kInvalidArgument, "JWKS is nested too deeply");
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return Fail(Code::kInvalidArgument, "JWKS is not valid JSON");
+  StrictJsonResult parsed = ParseStrictJson(text, kMaxJsonDepth);
+  if (!parsed.ok()) return Fail(Code::kInvalidArgument, "JWKS " + parsed.Describe(kMaxJsonDepth));
+  const json doc = std::move(parsed.value);
   if (!doc.is_object()) return Fail(Code::kInvalidArgument, "JWKS is not a JSON object");
   auto keys = doc.find("keys");
   if (keys == doc.end() || !keys->is_array())

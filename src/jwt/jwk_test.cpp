@@ -142,6 +142,15 @@ TEST(JwksTest, SkipsSmallRsaKeysAndDuplicateKids) {
   EXPECT_EQ(jwks->Find("small"), nullptr);
 }
 
+TEST(JwksTest, ARepeatedMemberRefusesTheDocument) {
+  // Two "n" in one key: which modulus the IdP meant is not for us to pick.
+  const std::string doc = std::string(R"({"keys":[{"kty":"RSA","kid":"a","n":")") + kRfc7638N +
+                          R"(","e":"AQAB","n":"AQAB"}]})";
+  auto jwks = Jwks::Parse(doc);
+  ASSERT_FALSE(jwks.has_value());
+  EXPECT_EQ(jwks.error().message, R"(JWKS has the key "keys"[]."n" twice)");
+}
+
 TEST(JwksTest, CapsTheNumberOfKeys) {
   json keys = json::array();
   for (size_t i = 0; i < kMaxJwksKeys + 5; ++i) {

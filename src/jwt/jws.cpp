@@ -7,6 +7,7 @@
 #include <array>
 
 #include "core/base64.hpp"
+#include "core/json_strict.hpp"
 
 namespace natstack::jwt {
 namespace {
@@ -37,13 +38,12 @@ std::string Dump(const json& value) {
 Result<json> DecodeObject(std::string_view segment, const char* what) {
   auto bytes = Base64UrlDecode(segment);
   if (!bytes) return Fail(Code::kInvalidArgument, std::string(what) + " is not base64url");
-  if (JsonNestingDepth(*bytes) > kMaxJsonDepth)
-    return Fail(Code::kInvalidArgument, std::string(what) + " is nested too deeply");
-  json value = json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) return Fail(Code::kInvalidArgument, std::string(what) + " is not JSON");
-  if (!value.is_object())
+  StrictJsonResult parsed = ParseStrictJson(*bytes, kMaxJsonDepth);
+  if (!parsed.ok())
+    return Fail(Code::kInvalidArgument, std::string(what) + " " + parsed.Describe(kMaxJsonDepth));
+  if (!parsed.value.is_object())
     return Fail(Code::kInvalidArgument, std::string(what) + " is not a JSON object");
-  return value;
+  return std::move(parsed.value);
 }
 
 }  // namespace

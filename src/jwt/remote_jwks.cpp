@@ -5,6 +5,8 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "core/json_strict.hpp"
+
 namespace natstack::jwt {
 namespace {
 
@@ -138,8 +140,13 @@ Result<std::string> DiscoverJwksUri(http::Client& client, const std::string& iss
     return Fail(Code::kUnavailable,
                 "OIDC discovery: " + url + " answered HTTP " + std::to_string(response.status));
   }
-  const nlohmann::json doc = nlohmann::json::parse(response.body, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
+  StrictJsonResult parsed = ParseStrictJson(response.body, kMaxJsonDepth);
+  if (!parsed.ok()) {
+    return Fail(Code::kInvalidArgument,
+                "OIDC discovery: " + url + " " + parsed.Describe(kMaxJsonDepth));
+  }
+  const nlohmann::json doc = std::move(parsed.value);
+  if (!doc.is_object())
     return Fail(Code::kInvalidArgument, "OIDC discovery: " + url + " is not a JSON object");
   auto iss = doc.find("issuer");
   if (iss == doc.end() || !iss->is_string())

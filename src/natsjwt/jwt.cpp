@@ -5,7 +5,7 @@
 
 #include "core/base32.hpp"
 #include "core/base64.hpp"
-#include "core/json_depth.hpp"
+#include "core/json_strict.hpp"
 #include "crypto/sha.hpp"
 #include "natsjwt/go_json.hpp"
 #include "natsjwt/json_fields.hpp"
@@ -27,14 +27,14 @@ Result<json> ParseSegment(std::string_view segment, std::string_view what) {
   auto bytes = Base64UrlDecode(segment);
   if (!bytes)
     return Fail(Code::kInvalidArgument, "jwt: " + std::string(what) + " is not base64url");
-  if (JsonNestingDepth(*bytes) > static_cast<size_t>(kMaxJsonDepth))
-    return Fail(Code::kInvalidArgument, "jwt: " + std::string(what) + " nests too deeply");
-  json value = json::parse(*bytes, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded())
-    return Fail(Code::kInvalidArgument, "jwt: " + std::string(what) + " is not JSON");
-  if (!value.is_object())
+  StrictJsonResult parsed = ParseStrictJson(*bytes, kMaxJsonDepth);
+  if (!parsed.ok()) {
+    return Fail(Code::kInvalidArgument,
+                "jwt: " + std::string(what) + " " + parsed.Describe(kMaxJsonDepth));
+  }
+  if (!parsed.value.is_object())
     return Fail(Code::kInvalidArgument, "jwt: " + std::string(what) + " is not a JSON object");
-  return value;
+  return std::move(parsed.value);
 }
 
 Status CheckHeader(const json& header) {
