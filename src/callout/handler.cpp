@@ -52,7 +52,7 @@ tl::expected<OpenedRequest, Outcome> RequestHandler::Open(
   if (!opened) return tl::unexpected(Drop("undecryptable_request", opened.error().message));
 
   // 2. Verify the request JWT: signed by the server, for us, not expired.
-  auto request = natsjwt::DecodeAuthorizationRequest(*opened, clock_.UnixSeconds());
+  auto request = natsjwt::DecodeAuthorizationRequest(*opened, clock_.UnixSeconds(), kRequestLeewayS);
   if (!request) return tl::unexpected(Drop("bad_request", request.error().message));
   if (request->server_id.xkey != *server_xkey)
     return tl::unexpected(Drop("xkey_mismatch", "header xkey is not the signed server_id.xkey"));
@@ -60,6 +60,20 @@ tl::expected<OpenedRequest, Outcome> RequestHandler::Open(
       std::find(config_.allowed_servers.begin(), config_.allowed_servers.end(),
                 request->server_id.id) == config_.allowed_servers.end())
     return tl::unexpected(Drop("server_not_allowed", "server " + request->server_id.id));
+  // 3. Once only. The server gives each request a deadline (now + its auth timeout) and a
+  //    fresh user key; without a deadline a captured request would stay valid forever.
+  const int64_t now = clock_.UnixSeconds();
+  if (request->expires <= 0)
+    return tl::unexpected(Drop("bad_request", "the request has no exp"));
+  if (request->expires > now + kMaxRequestLifetimeS) {
+    return tl::unexpected(Drop("bad_request", "the request's exp is more than " +
+                                                  std::to_string(kMaxRequestLifetimeS) +
+                                                  " s away"));
+  }
+  if (!replays_.FirstSight(request->user_nkey, request->expires + kRequestLeewayS, now)) {
+    return tl::unexpected(Drop("replayed_request", "user key " + request->user_nkey.substr(0, 12) +
+                                                       "... was in an earlier request"));
+  }
   out.request = std::move(*request);
   out.server_xkey = *server_xkey;
   return out;

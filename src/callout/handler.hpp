@@ -3,7 +3,8 @@
 /// (or a decision to drop) out. Thread-safe: every method may run on several threads at once.
 ///
 ///   Open: open (xkey) -> verify the request JWT (server signature, issuer = server id,
-///         audience, expiry, header xkey = signed xkey, optional server allow-list)
+///         audience, expiry, header xkey = signed xkey, optional server allow-list) -> the
+///         one-time user key not seen before (replays are dropped)
 ///   Decide: per-host rate limit -> identity (OIDC issuers, service tokens) -> deny-list ->
 ///         placement and permissions -> per-user rate limit -> sign the user JWT -> sign the
 ///         response -> seal it to the server.
@@ -23,6 +24,7 @@
 #include "callout/authorizer.hpp"
 #include "callout/config.hpp"
 #include "callout/rate_limiter.hpp"
+#include "callout/replay_guard.hpp"
 #include "core/clock.hpp"
 #include "natsjwt/natsjwt.hpp"
 #include "nkeys/nkeys.hpp"
@@ -54,6 +56,12 @@ struct OpenedRequest {
 
 class RequestHandler {
  public:
+  /// Clock skew allowed between the servers and us on a request's exp.
+  static constexpr int64_t kRequestLeewayS = 2;
+  /// A request's exp further away than this is refused: servers set now + their auth timeout
+  /// (2-3 s by default), and the replay guard must remember each key until then.
+  static constexpr int64_t kMaxRequestLifetimeS = 300;
+
   /// `xkeys[0]` is the current curve key, the others are still accepted (rotation). The
   /// config, authorizer, limiters and clock must outlive the handler; limiters may be null.
   RequestHandler(const CalloutConfig& config, nkeys::KeyPair issuer, std::vector<nkeys::XKey> xkeys,
@@ -86,6 +94,7 @@ class RequestHandler {
   KeyedRateLimiter* per_user_;
   const Clock& clock_;
   std::set<std::string, std::less<>> drop_reasons_;
+  mutable ReplayGuard replays_;
 };
 
 }  // namespace natstack::callout

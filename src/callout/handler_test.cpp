@@ -91,7 +91,9 @@ class HandlerTest : public ::testing::Test {
     return input + "." + Base64UrlEncode(*sig);
   }
 
+  /// A request as a server makes it: with a fresh user key each time (kept in user_nkey_).
   json RequestClaims(const std::string& token) {
+    user_nkey_ = nkeys::KeyPair::Generate(nkeys::Role::kUser).PublicKey();
     json connect = {{"protocol", 1}, {"lang", "C"}, {"version", "3.4.1"}};
     if (!token.empty()) connect["auth_token"] = token;
     return {{"aud", "nats-authorization-request"},
@@ -472,6 +474,35 @@ TEST_F(HandlerTest, UntrustworthyRequestsAreDropped) {
     const Outcome o = handler_->Handle(*other.Seal(jwt, callout_x_public_), other.PublicKey());
     EXPECT_EQ(o.reason, "xkey_mismatch");
   }
+}
+
+TEST_F(HandlerTest, ARequestIsAnsweredOnceAndOnlyWithinItsDeadline) {
+  const std::string sealed = Seal(RequestClaims(Token("alice")), server_);
+  EXPECT_EQ(handler_->Handle(sealed, server_x_.PublicKey()).kind, Outcome::Kind::kAdmitted);
+  // The same request again (captured and re-published): no second answer.
+  const Outcome replay = handler_->Handle(sealed, server_x_.PublicKey());
+  EXPECT_EQ(replay.kind, Outcome::Kind::kDropped);
+  EXPECT_EQ(replay.reason, "replayed_request");
+  EXPECT_TRUE(replay.response.empty());
+  // A new request that reuses the one-time user key, even signed anew and for another token.
+  json again = RequestClaims(Token("bob"));
+  EXPECT_EQ(HandleClaims(again).kind, Outcome::Kind::kAdmitted);
+  again["nats"]["connect_opts"]["auth_token"] = Token("carol");
+  EXPECT_EQ(HandleClaims(again).reason, "replayed_request");
+  // A refused request's key is spent too: a replay gets no second refusal to time.
+  json refused = RequestClaims(Token("alice", -600));
+  EXPECT_EQ(HandleClaims(refused).reason, "expired");
+  EXPECT_EQ(HandleClaims(refused).reason, "replayed_request");
+  // No deadline, or one too far away to remember: never answered.
+  json forever = RequestClaims(Token("alice"));
+  forever.erase("exp");
+  EXPECT_EQ(HandleClaims(forever).reason, "bad_request");
+  json far = RequestClaims(Token("alice"));
+  far["exp"] = kNow + RequestHandler::kMaxRequestLifetimeS + 1;
+  EXPECT_EQ(HandleClaims(far).reason, "bad_request");
+  // Once its deadline (plus leeway) has passed, the key is forgotten and the request expired.
+  clock_.Advance(std::chrono::seconds(3 + RequestHandler::kRequestLeewayS + 1));
+  EXPECT_EQ(handler_->Handle(sealed, server_x_.PublicKey()).reason, "bad_request");
 }
 
 TEST_F(HandlerTest, ServerAllowListIsEnforced) {
