@@ -40,25 +40,7 @@ class Log {
   std::vector<int> values_;
 };
 
-class Gate {
- public:
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, 10s, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using natstack::testing::Gate;
 
 TEST(DelayQueueTest, RunsTasksInTimeOrder) {
   Log log;

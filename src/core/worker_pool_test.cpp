@@ -19,28 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 using natstack::testing::WaitFor;
 
-/// A door tasks wait at until the test opens it. The wait is bounded, so a broken pool fails a
-/// test instead of hanging it.
-class Gate {
- public:
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  /// True when opened, false after 10 s.
-  bool Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, 10s, [this] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
+using natstack::testing::Gate;
 
 /// Occupies the only worker of `pool` with a task that waits at `gate`; returns once it runs.
 void BlockWorker(WorkerPool& pool, Gate& gate) {
