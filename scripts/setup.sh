@@ -22,7 +22,7 @@ readonly DEBIAN_PACKAGES=(
   build-essential cmake pkg-config ca-certificates openssl
   libnats-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libexpected-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libtomlplusplus-dev
   curl iproute2 procps
 )
 

@@ -49,7 +49,20 @@ Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view
 }
 
 Error ConfigReader::InvalidError(const std::string& key, const std::string& why) const {
-  return Error{Code::kInvalidArgument, source_ + ": " + path_ + key + ": " + why};
+  const std::string where = path_ + key;
+  std::string line;
+  if (lines_ != nullptr) {
+    // The key itself, else the nearest enclosing one ("a.b[2].c" -> "a.b[2]" -> "a.b" -> "a").
+    for (std::string p = where; !p.empty();) {
+      if (auto it = lines_->find(p); it != lines_->end()) {
+        line = ":" + std::to_string(it->second);
+        break;
+      }
+      const size_t cut = p.find_last_of(".[");
+      p = cut == std::string::npos ? std::string() : p.substr(0, cut);
+    }
+  }
+  return Error{Code::kInvalidArgument, source_ + line + ": " + where + ": " + why};
 }
 
 const nlohmann::json* ConfigReader::Find(const std::string& key, Required required,
@@ -131,7 +144,7 @@ Status ConfigReader::ObjectMap(
   if (!v->is_object()) return Invalid(key, "expected an object");
   for (const auto& [name, value] : v->items()) {
     if (!value.is_object()) return Invalid(key + "." + name, "expected an object");
-    ConfigReader sub(value, source_, path_ + key + "." + name + ".");
+    ConfigReader sub(value, source_, path_ + key + "." + name + ".", lines_);
     NATSTACK_TRY(parse(name, sub));
   }
   return Ok();
@@ -152,7 +165,7 @@ Status ConfigReader::Object(const std::string& key, Required required,
   const auto* v = Find(key, required, &st);
   if (v == nullptr) return st;
   if (!v->is_object()) return Invalid(key, "expected an object");
-  ConfigReader sub(*v, source_, path_ + key + ".");
+  ConfigReader sub(*v, source_, path_ + key + ".", lines_);
   return parse(sub);
 }
 
@@ -165,7 +178,7 @@ Status ConfigReader::ObjectList(const std::string& key, Required required,
   for (size_t i = 0; i < v->size(); ++i) {
     const std::string item = key + "[" + std::to_string(i) + "]";
     if (!(*v)[i].is_object()) return Invalid(item, "expected an object");
-    ConfigReader sub((*v)[i], source_, path_ + item + ".");
+    ConfigReader sub((*v)[i], source_, path_ + item + ".", lines_);
     NATSTACK_TRY(parse(sub, i));
   }
   return Ok();

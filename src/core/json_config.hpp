@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -24,10 +25,18 @@ Result<nlohmann::json> ParseJsonDocument(std::string_view text, std::string_view
 /// Reads keys of one JSON object. Each getter leaves the output untouched when the key is
 /// absent (so struct defaults stay) and records the key as known; Finish() reports the first
 /// key nobody asked for.
+/// Where each key of a document stands: "nodes[1].cluster_port" -> line 12 (1-based). Paths
+/// are spelled as ConfigReader spells them in errors.
+using KeyLines = std::map<std::string, int>;
+
 class ConfigReader {
  public:
-  ConfigReader(const nlohmann::json& object, std::string source, std::string path)
-      : object_(object), source_(std::move(source)), path_(std::move(path)) {}
+  /// With `lines`, every error also names the line of the key (or of the nearest enclosing key
+  /// that has one): "spec.toml:12: nodes[1].cluster_port: must be between 1 and 65535".
+  /// `lines` must outlive the reader and the readers it makes.
+  ConfigReader(const nlohmann::json& object, std::string source, std::string path,
+               const KeyLines* lines = nullptr)
+      : object_(object), source_(std::move(source)), path_(std::move(path)), lines_(lines) {}
 
   Status String(const std::string& key, std::string& out, Required required = Required::kNo);
   Status StringList(const std::string& key, std::vector<std::string>& out,
@@ -52,7 +61,7 @@ class ConfigReader {
   const nlohmann::json* Raw(const std::string& key);
   Status Finish() const;
 
-  /// "SOURCE: path.key: why" as an Error / as a failed Status.
+  /// "SOURCE: path.key: why" (or "SOURCE:LINE: path.key: why") as an Error / a failed Status.
   Error InvalidError(const std::string& key, const std::string& why) const;
   tl::unexpected<Error> Invalid(const std::string& key, const std::string& why) const {
     return tl::unexpected<Error>(InvalidError(key, why));
@@ -64,6 +73,7 @@ class ConfigReader {
   const nlohmann::json& object_;
   std::string source_;
   std::string path_;
+  const KeyLines* lines_;
   std::set<std::string> known_;
 };
 
