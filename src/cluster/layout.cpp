@@ -39,6 +39,7 @@ Status SetNodeAddresses(StackLayout& layout, const std::vector<std::string>& add
       node.cluster_port = layout.nodes[i].cluster_port;
       node.monitor_port = layout.nodes[i].monitor_port;
       node.websocket_port = layout.nodes[i].websocket_port;
+      node.tags = layout.nodes[i].tags;
     }
     nodes.push_back(node);
   }
@@ -63,7 +64,8 @@ Status SaveLayout(const StackLayout& layout) {
                      {"client_port", n.client_port},
                      {"cluster_port", n.cluster_port},
                      {"monitor_port", n.monitor_port},
-                     {"websocket_port", n.websocket_port}});
+                     {"websocket_port", n.websocket_port},
+                     {"tags", n.tags}});
   }
   const nlohmann::json j = {{"cluster_name", layout.cluster_name},
                             {"nodes", nodes},
@@ -71,7 +73,13 @@ Status SaveLayout(const StackLayout& layout) {
                             {"idp_port", layout.idp_port},
                             {"endpoint_name", layout.endpoint_name},
                             {"audience", layout.audience},
-                            {"callout_replicas", layout.callout_replicas}};
+                            {"callout_replicas", layout.callout_replicas},
+                            {"websocket_allowed_origins", layout.websocket_allowed_origins},
+                            {"websocket_same_origin", layout.websocket_same_origin},
+                            {"websocket_compression", layout.websocket_compression},
+                            {"jetstream_max_memory", layout.jetstream_max_memory},
+                            {"jetstream_max_file", layout.jetstream_max_file},
+                            {"jetstream_domain", layout.jetstream_domain}};
   return WriteFileAtomic(StatePaths(layout.state_dir).StateJson(), j.dump(2) + "\n", 0644);
 }
 
@@ -96,6 +104,12 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
   NATSTACK_TRY(r.String("endpoint_name", layout.endpoint_name));
   NATSTACK_TRY(r.String("audience", layout.audience));
   NATSTACK_TRY(r.Int("callout_replicas", replicas, 0, kMaxCalloutReplicas));
+  NATSTACK_TRY(r.StringList("websocket_allowed_origins", layout.websocket_allowed_origins));
+  NATSTACK_TRY(r.Bool("websocket_same_origin", layout.websocket_same_origin));
+  NATSTACK_TRY(r.Bool("websocket_compression", layout.websocket_compression));
+  NATSTACK_TRY(r.Int("jetstream_max_memory", layout.jetstream_max_memory, 1, INT64_MAX));
+  NATSTACK_TRY(r.Int("jetstream_max_file", layout.jetstream_max_file, 1, INT64_MAX));
+  NATSTACK_TRY(r.String("jetstream_domain", layout.jetstream_domain));
   layout.idp_port = static_cast<int>(idp_port);
   layout.callout_replicas = static_cast<int>(replicas);
   // nodes: a list of objects
@@ -114,6 +128,7 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
     NATSTACK_TRY(nr.Int("cluster_port", rp, 1, 65535));
     NATSTACK_TRY(nr.Int("monitor_port", mp, 1, 65535));
     NATSTACK_TRY(nr.Int("websocket_port", wp, 1, 65535));
+    NATSTACK_TRY(nr.StringList("tags", n.tags));
     NATSTACK_TRY(nr.Finish());
     n.client_port = static_cast<int>(cp);
     n.cluster_port = static_cast<int>(rp);

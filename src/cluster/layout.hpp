@@ -24,6 +24,13 @@ struct StackLayout {
   /// Callout replicas in one queue group; replica i connects to node i first (wrapping), so
   /// losing a node or a replica leaves the others serving. 0: up starts none (bring your own).
   int callout_replicas = 2;
+  // The spec's [websocket] and [jetstream] tables (see RenderInput).
+  std::vector<std::string> websocket_allowed_origins;
+  bool websocket_same_origin = false;
+  bool websocket_compression = true;
+  int64_t jetstream_max_memory = 64 << 20;
+  int64_t jetstream_max_file = 1LL << 30;
+  std::string jetstream_domain;
 };
 
 inline constexpr int kMaxCalloutReplicas = 16;

@@ -224,6 +224,8 @@ Status ValidateUser(const std::string& user, const std::string& field) {
   return Ok();
 }
 
+Result<std::vector<ValidNode>> ValidateShape(const RenderInput& in);
+
 Result<std::vector<ValidNode>> Validate(const RenderInput& in) {
   if (!IsSafeName(in.cluster_name))
     return Invalid("cluster_name", "\"" + in.cluster_name + "\" must be 1-63 of [A-Za-z0-9_-]");
@@ -250,8 +252,20 @@ Result<std::vector<ValidNode>> Validate(const RenderInput& in) {
   if (in.route_password.empty()) return Invalid("route_password", "is empty");
   if (HasControlChars(in.route_password))
     return Invalid("route_password", "contains control characters");
+  return ValidateShape(in);
+}
+
+// What a cluster spec decides: names, addresses, ports, tags, origins, JetStream settings.
+Result<std::vector<ValidNode>> ValidateShape(const RenderInput& in) {
+  if (!IsSafeName(in.cluster_name))
+    return Invalid("cluster_name", "\"" + in.cluster_name + "\" must be 1-63 of [A-Za-z0-9_-]");
+  if (in.nodes.empty()) return Invalid("nodes", "needs at least one node");
   if (in.jetstream_max_memory <= 0) return Invalid("jetstream_max_memory", "must be positive");
   if (in.jetstream_max_file <= 0) return Invalid("jetstream_max_file", "must be positive");
+  if (!in.jetstream_domain.empty() && !IsSafeName(in.jetstream_domain))
+    return Invalid("jetstream_domain",
+                   "\"" + (HasControlChars(in.jetstream_domain) ? std::string("?") : in.jetstream_domain) +
+                       "\" must be 1-63 of [A-Za-z0-9_-]");
 
   std::map<std::string, std::string> origin_hosts;  // host -> field that named it first
   for (size_t i = 0; i < in.websocket_allowed_origins.size(); ++i) {
@@ -280,6 +294,19 @@ Result<std::vector<ValidNode>> Validate(const RenderInput& in) {
     const auto [name_it, name_new] = names.emplace(Lower(node.name), NodeField(i, node, "name"));
     if (!name_new) return Invalid(NodeField(i, node, "name"), "duplicates " + name_it->second);
     NATSTACK_ASSIGN_OR_RETURN(Host host, ParseHost(node.host, NodeField(i, node, "host")));
+    for (size_t t = 0; t < node.tags.size(); ++t) {
+      const std::string& tag = node.tags[t];
+      const std::string field = NodeField(i, node, "tags[" + std::to_string(t) + "]");
+      const bool printable = std::all_of(tag.begin(), tag.end(), [](char c) {
+        return c > 0x20 && c < 0x7f && c != ',' && c != '"' && c != '\\';
+      });
+      if (tag.empty() || tag.size() > 64 || !printable)
+        return Invalid(field, "must be 1-64 printable characters without spaces, commas, quotes "
+                              "or backslashes");
+      if (Lower(tag).rfind("node:", 0) == 0)
+        return Invalid(field, "\"node:\" tags are natstack's: each node has \"node:<name>\" as "
+                              "its unique JetStream tag");
+    }
     const std::array<std::pair<std::string_view, int>, 4> ports = {{
         {"client_port", node.client_port},
         {"cluster_port", node.cluster_port},
@@ -336,7 +363,9 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   c += "include " + QuoteConfigString(SecretsFileName(spec.name)) + "\n";
   c += "\n";
   c += "server_name: " + QuoteConfigString(spec.name) + "\n";
-  c += "server_tags: " + QuotedList({"node:" + spec.name}) + "\n";
+  std::vector<std::string> tags = {"node:" + spec.name};
+  tags.insert(tags.end(), spec.tags.begin(), spec.tags.end());
+  c += "server_tags: " + QuotedList(tags) + "\n";
   c += "# CONNECT carries the client's IdP token; real ones with group or role claims outgrow\n";
   c += "# the default 4 KB control line.\n";
   c += "max_control_line: 32768\n";
@@ -361,6 +390,7 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   c += "  max_memory_store: " + std::to_string(in.jetstream_max_memory) + "\n";
   c += "  max_file_store: " + std::to_string(in.jetstream_max_file) + "\n";
   c += "  unique_tag: \"node:\"\n";
+  if (!in.jetstream_domain.empty()) c += "  domain: " + QuoteConfigString(in.jetstream_domain) + "\n";
   c += "}\n";
   c += "\n";
   c += "cluster {\n";
@@ -485,6 +515,11 @@ std::string ConfigFileName(std::string_view node_name) { return std::string(node
 
 std::string SecretsFileName(std::string_view node_name) {
   return std::string(node_name) + ".secrets.conf";
+}
+
+Status CheckShape(const RenderInput& input) {
+  NATSTACK_TRY(ValidateShape(input));
+  return Ok();
 }
 
 Result<std::vector<RenderedNode>> Render(const RenderInput& input) {

@@ -38,6 +38,9 @@ struct NodeSpec {
   int cluster_port = 6222;
   int monitor_port = 8222;
   int websocket_port = 8443;
+  /// server_tags besides the unique "node:<name>" one (placement tags such as "az:1"):
+  /// printable, no whitespace or comma, at most 64 bytes, not starting with "node:".
+  std::vector<std::string> tags;
 };
 
 struct RenderInput {
@@ -64,6 +67,8 @@ struct RenderInput {
   bool websocket_compression = true;
   int64_t jetstream_max_memory = 64 << 20;  ///< bytes
   int64_t jetstream_max_file = 1LL << 30;   ///< bytes
+  /// JetStream domain ("" = none): 1-63 of [A-Za-z0-9_-].
+  std::string jetstream_domain;
 };
 
 struct RenderedNode {
@@ -80,6 +85,11 @@ struct RenderedNode {
 /// malformed or duplicate-host allowed origin; non-positive JetStream limits; control
 /// characters in any string.
 Result<std::vector<RenderedNode>> Render(const RenderInput& input);
+
+/// The checks of Render that a cluster spec decides (cluster name, nodes, hosts, ports, tags,
+/// allowed origins, JetStream settings), without keys, passwords or paths: for validating a
+/// spec before anything exists. Same messages as Render.
+Status CheckShape(const RenderInput& input);
 
 /// Writes <dir>/<name>.secrets.conf (0600) and then <dir>/<name>.conf (0644) for each node, each
 /// atomically (temporary file + rename); creates `dir` (0755) when absent. The two files of a

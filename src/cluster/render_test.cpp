@@ -71,6 +71,8 @@ RenderInput GoldenInput() {
   in.sys_password_hash = kSysHash;
   in.route_password = kNastyPassword;
   in.websocket_allowed_origins = {"https://nats.example.test", "https://app.example.test:8443"};
+  in.nodes[1].tags = {"az:2", "ssd"};
+  in.jetstream_domain = "hub";
   return in;
 }
 
@@ -319,6 +321,15 @@ TEST(RenderValidationTest, RejectsBadInputNamingTheField) {
        "jetstream_max_memory"},
       {"negative JetStream file", [](RenderInput& in) { in.jetstream_max_file = -5; },
        "jetstream_max_file"},
+      {"JetStream domain with dot", [](RenderInput& in) { in.jetstream_domain = "a.b"; },
+       "jetstream_domain"},
+      {"empty tag", [](RenderInput& in) { in.nodes[1].tags = {""}; }, "nodes[1] (\"n2\").tags[0]"},
+      {"tag with space", [](RenderInput& in) { in.nodes[1].tags = {"az 1"}; }, ".tags[0]"},
+      {"tag with comma", [](RenderInput& in) { in.nodes[1].tags = {"a,b"}; }, ".tags[0]"},
+      {"tag with quote", [](RenderInput& in) { in.nodes[1].tags = {"a\"b"}; }, ".tags[0]"},
+      {"tag too long", [](RenderInput& in) { in.nodes[1].tags = {std::string(65, 't')}; }, ".tags[0]"},
+      {"the unique tag's prefix", [](RenderInput& in) { in.nodes[1].tags = {"az:1", "Node:n1"}; },
+       ".tags[1]"},
   };
   for (const BadInputCase& c : cases) {
     RenderInput in = GoldenInput();

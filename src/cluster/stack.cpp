@@ -141,6 +141,12 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   NATSTACK_ASSIGN_OR_RETURN(in.callout_password_hash, BcryptHash(callout_password));
   NATSTACK_ASSIGN_OR_RETURN(in.sys_password_hash, BcryptHash(sys_password));
   in.route_password = route_password;
+  in.websocket_allowed_origins = layout.websocket_allowed_origins;
+  in.websocket_same_origin = layout.websocket_same_origin;
+  in.websocket_compression = layout.websocket_compression;
+  in.jetstream_max_memory = layout.jetstream_max_memory;
+  in.jetstream_max_file = layout.jetstream_max_file;
+  in.jetstream_domain = layout.jetstream_domain;
   NATSTACK_ASSIGN_OR_RETURN(auto rendered, Render(in));
   NATSTACK_TRY(WriteRendered(rendered, paths.NodesDir()));
   for (const auto& n : layout.nodes) NATSTACK_TRY(MakeDirs(paths.NodesDir() + "/" + n.name, 0700));
