@@ -120,6 +120,12 @@ std::string Metrics::Render(const State& s) const {
   for (const auto& j : s.jwks)
     out += "natstack_callout_jwks_fetch_failures_total{issuer=\"" + Label(j.issuer) + "\"} " +
            std::to_string(j.fetch_failures) + "\n";
+  Header(out, "natstack_callout_jwks_waits_refused_total", "counter",
+         "Tokens with an unknown kid refused at once because the workers allowed to wait for a "
+         "refresh were all waiting.");
+  for (const auto& j : s.jwks)
+    out += "natstack_callout_jwks_waits_refused_total{issuer=\"" + Label(j.issuer) + "\"} " +
+           std::to_string(j.waits_refused) + "\n";
   Header(out, "natstack_callout_jwks_keys", "gauge", "Keys in the issuer's JWKS in use.");
   for (const auto& j : s.jwks)
     out += "natstack_callout_jwks_keys{issuer=\"" + Label(j.issuer) + "\"} " +

@@ -78,6 +78,16 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
                                "subject; give it to responders (services) only");
   }
 
+  size_t workers = static_cast<size_t>(c.workers);
+  if (workers == 0) {
+    // Token work is CPU-bound, but a worker may wait (bounded) for a JWKS refresh: some
+    // headroom over the cores keeps one slow refresh from stalling every decision.
+    workers = std::clamp<size_t>(2 * std::max(1u, std::thread::hardware_concurrency()), 2, 16);
+  }
+  // Tokens with unknown kids may hold a quarter of the workers (at least one) while they wait
+  // for a refresh; the rest keep deciding for known keys however many made-up kids arrive.
+  svc->wait_slots_ = std::make_shared<jwt::WaitSlots>(std::max<size_t>(1, workers / 4));
+
   // Liveness from here on; readiness once keys are loaded and the subscription is active.
   NATSTACK_TRY(svc->StartHttp());
   NATSTACK_TRY(svc->LoadKeys(http));
@@ -100,12 +110,6 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
   svc->handler_ = std::make_unique<RequestHandler>(c, std::move(*issuer), std::move(xkeys),
                                                    *svc->authorizer_, svc->per_host_.get(),
                                                    svc->per_user_.get(), clock);
-  size_t workers = static_cast<size_t>(c.workers);
-  if (workers == 0) {
-    // Token work is CPU-bound, but a worker may wait (bounded) for a JWKS refresh: some
-    // headroom over the cores keeps one slow refresh from stalling every decision.
-    workers = std::clamp<size_t>(2 * std::max(1u, std::thread::hardware_concurrency()), 2, 16);
-  }
   svc->pool_ = std::make_unique<WorkerPool>(workers, static_cast<size_t>(c.queue_size));
   if (c.refusal_delay_ms > 0) svc->delayed_ = std::make_unique<DelayQueue>();
 
@@ -174,7 +178,9 @@ Status CalloutService::StartHttp() {
 Status CalloutService::LoadKeys(http::Client& http) {
   // One RemoteJwks per issuer, loaded in parallel: start-up time is the slowest IdP, not the sum.
   for (const IssuerSettings& is : config_.issuers) {
-    jwks_.push_back(std::make_unique<jwt::RemoteJwks>(JwksOptionsOf(is), http, clock_, log_));
+    jwt::RemoteJwksOptions options = JwksOptionsOf(is);
+    options.wait_slots = wait_slots_;
+    jwks_.push_back(std::make_unique<jwt::RemoteJwks>(std::move(options), http, clock_, log_));
   }
   std::vector<Status> results(jwks_.size());
   {
@@ -272,6 +278,7 @@ std::string CalloutService::MetricsText() const {
     Metrics::JwksState j;
     j.issuer = config_.issuers[i].name;
     j.fetch_failures = stats.failures;
+    j.waits_refused = stats.waits_refused;
     j.keys = stats.key_count;
     j.refresh_interval_seconds = static_cast<double>(stats.refresh_interval.count());
     if (stats.last_success)

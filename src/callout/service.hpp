@@ -76,6 +76,7 @@ class CalloutService {
   Metrics metrics_;
   std::unique_ptr<http::Server> http_;
   std::vector<std::unique_ptr<jwt::RemoteJwks>> jwks_;  // parallel to config_.issuers
+  std::shared_ptr<jwt::WaitSlots> wait_slots_;          // shared by jwks_
   std::unique_ptr<IdentityVerifier> identities_;
   std::unique_ptr<Policy> policy_;
   std::unique_ptr<Authorizer> authorizer_;

@@ -358,13 +358,29 @@ bool RemoteJwks::AwaitRefresh(std::string_view, std::chrono::milliseconds budget
   cv_.notify_all();
   // Without the background thread nobody would fetch: do not wait for nothing. Nor past the
   // budget: a fetch that starts after it cannot help this request.
-  if (!thread_.joinable() || budget.count() <= 0 || waiters_ >= options_.max_waiters) return false;
+  if (!thread_.joinable() || budget.count() <= 0) return false;
   if (starts - clock_.Monotonic() >= budget) return false;
+  const bool shared = options_.wait_slots != nullptr;
+  if (shared ? !options_.wait_slots->TryAcquire() : waiters_ >= options_.max_waiters) {
+    ++stats_.waits_refused;
+    return false;
+  }
   ++waiters_;
   cv_.wait_for(lock, budget, [&] { return completed_fetches_ > seen || stopping_; });
   --waiters_;
+  if (shared) options_.wait_slots->Release();
   return completed_fetches_ > seen;
 }
+
+bool WaitSlots::TryAcquire() {
+  size_t used = used_.load();
+  while (used < max_) {
+    if (used_.compare_exchange_weak(used, used + 1)) return true;
+  }
+  return false;
+}
+
+void WaitSlots::Release() { used_.fetch_sub(1); }
 
 std::optional<std::chrono::system_clock::time_point> RemoteJwks::LastSuccess() const {
   std::lock_guard<std::mutex> lock(mu_);

@@ -1,6 +1,7 @@
 #pragma once
 /// Keys fetched from an issuer's JWKS URL, kept fresh in the background; and OIDC discovery.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -39,6 +40,23 @@ std::optional<std::chrono::seconds> FreshnessLifetime(const http::Response& resp
 /// An IMF-fixdate (RFC 9110 §5.6.7, "Sun, 06 Nov 1994 08:49:37 GMT"); nullopt otherwise.
 std::optional<std::chrono::system_clock::time_point> ParseHttpDate(std::string_view text);
 
+/// Places for threads waiting on an unknown-kid refresh, shared by every issuer of a service.
+/// A token with a made-up kid cannot be checked before the refresh it asks for; without a
+/// shared bound, a flood of them holds every decision thread for the whole wait and clients
+/// with good tokens time out (a worker waits up to unknown_kid_wait_ms). Thread-safe.
+class WaitSlots {
+ public:
+  explicit WaitSlots(size_t max) : max_(max == 0 ? 1 : max) {}
+  bool TryAcquire();
+  void Release();
+  size_t max() const { return max_; }
+  size_t in_use() const { return used_.load(); }
+
+ private:
+  const size_t max_;
+  std::atomic<size_t> used_{0};
+};
+
 struct RemoteJwksOptions {
   std::string url;  ///< the JWKS URL; empty: discovered from `discovery_issuer`
   /// When `url` is empty: the issuer whose discovery document names the JWKS URL. Discovery is
@@ -58,6 +76,9 @@ struct RemoteJwksOptions {
   /// At most this many threads wait in AwaitRefresh at once; more return false at once (a flood
   /// of made-up kids must not tie up every worker).
   size_t max_waiters = 4;
+  /// When set, waiters take a place here instead (max_waiters is then ignored): one bound for
+  /// all issuers of a service.
+  std::shared_ptr<WaitSlots> wait_slots;
 };
 
 /// Counters and state, for metrics ("JWKS freshness") and tests.
@@ -67,6 +88,7 @@ struct RemoteJwksStats {
   uint64_t hints_accepted = 0;  ///< unknown-kid hints that scheduled a refresh
   uint64_t hints_dropped = 0;   ///< hints that added nothing: a fetch was already coming
   uint64_t hints_deferred = 0;  ///< hints inside the rate limit: a fetch at the window's end
+  uint64_t waits_refused = 0;   ///< AwaitRefresh calls that found no place to wait
   std::optional<std::chrono::system_clock::time_point> last_success;  ///< Clock::Now() of it
   std::string last_error;                                             ///< empty after a success
   size_t key_count = 0;

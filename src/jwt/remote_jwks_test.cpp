@@ -1,5 +1,6 @@
 #include "jwt/remote_jwks.hpp"
 
+#include <vector>
 #include <gtest/gtest.h>
 
 #include "testing/helpers.hpp"
@@ -441,6 +442,57 @@ TEST_F(RemoteJwksTest, AwaitRefreshIsBoundedByItsBudget) {
   // Without the background thread, nothing would fetch: no wait at all.
   RemoteJwks idle(Options(), client_, clock_, logger_);
   EXPECT_FALSE(idle.AwaitRefresh("b", 5s));
+}
+
+// One bound for every issuer: a flood of made-up kids at any issuer holds at most
+// wait_slots->max() decision threads, and the others are refused at once and counted.
+TEST_F(RemoteJwksTest, IssuersShareOneBoundOnWaitingThreads) {
+  endpoint_.Set(200, JwksOf({{KeyA().get(), "a"}}));
+  auto slots = std::make_shared<WaitSlots>(1);
+  RemoteJwksOptions shared = Options();
+  shared.wait_slots = slots;
+  RemoteJwks first(shared, client_, clock_, logger_);
+  RemoteJwks second(shared, client_, clock_, logger_);
+  ASSERT_TRUE(first.Load().has_value());
+  ASSERT_TRUE(second.Load().has_value());
+  first.Start();
+  second.Start();
+  endpoint_.SetDelay(1500ms);  // the refresh the waiter asks for takes a while
+  clock_.Advance(11s);
+  std::atomic<bool> waiting_done{false};
+  std::thread waiter([&] {
+    (void)first.AwaitRefresh("x", 3000ms);
+    waiting_done = true;
+  });
+  ASSERT_TRUE(natstack::testing::WaitFor([&] { return slots->in_use() == 1; }, 2s));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(second.AwaitRefresh("y", 3000ms));  // another issuer: no place left
+  EXPECT_FALSE(first.AwaitRefresh("z", 3000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 200ms);
+  EXPECT_EQ(second.Stats().waits_refused, 1u);
+  EXPECT_EQ(first.Stats().waits_refused, 1u);
+  waiter.join();
+  EXPECT_TRUE(waiting_done);
+  EXPECT_EQ(slots->in_use(), 0u);  // the place is given back
+}
+
+TEST(WaitSlotsTest, NeverMoreThanMaxAndZeroMeansOne) {
+  WaitSlots one(0);
+  EXPECT_EQ(one.max(), 1u);
+  EXPECT_TRUE(one.TryAcquire());
+  EXPECT_FALSE(one.TryAcquire());
+  one.Release();
+  EXPECT_TRUE(one.TryAcquire());
+  WaitSlots many(3);
+  std::atomic<int> got{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      for (int k = 0; k < 1000; ++k)
+        if (many.TryAcquire()) ++got;
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(got.load(), 3);
 }
 
 TEST_F(RemoteJwksTest, Discovery) {
