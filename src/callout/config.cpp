@@ -158,7 +158,7 @@ const std::vector<std::string_view>& RefusalReasons() {
       "wrong_issuer",   "wrong_audience",   "expired",           "not_yet_valid",
       "too_old",        "missing_claim",    "claim_mismatch",    "lifetime_too_long",
       "revoked",        "template_rejected", "rate_limited",     "overloaded",
-      "wrong_type",
+      "wrong_type",     "user_id_collision",
   };
   return kReasons;
 }
@@ -217,6 +217,15 @@ Status ValidateCalloutConfig(const CalloutConfig& c, std::string_view source) {
       return Invalid(source, key + ".issuer", "\"" + is.issuer + "\" is configured twice");
     if (!is.user_prefix.empty() && !IsSubjectSafeToken(is.user_prefix))
       return Invalid(source, key + ".user_prefix", "must be usable in a subject token");
+    // User ids are what subjects, inboxes, deny-list entries and rate limits are keyed on:
+    // two issuers with one prefix would give two people one id.
+    for (size_t j = 0; j < i; ++j) {
+      if (c.issuers[j].user_prefix == is.user_prefix)
+        return Invalid(source, key + ".user_prefix",
+                       "\"" + is.user_prefix + "\" is also " + At("issuers", j) +
+                           "'s: their users' ids could be the same; give each issuer its own "
+                           "user_prefix");
+    }
     jwt::VerifierConfig vc;
     vc.issuer = is.issuer;
     vc.audiences = is.audiences;

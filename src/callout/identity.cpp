@@ -139,7 +139,10 @@ IdentityVerifier::IdentityVerifier(const CalloutConfig& config,
         std::make_unique<jwt::OidcVerifier>(VerifierConfigOf(config.issuers[i]), *keys.at(i), clock));
     by_issuer_[config.issuers[i].issuer] = i;
   }
-  for (size_t i = 0; i < config.services.size(); ++i) by_key_[config.services[i].public_key] = i;
+  for (size_t i = 0; i < config.services.size(); ++i) {
+    by_key_[config.services[i].public_key] = i;
+    by_service_name_.insert(config.services[i].name);
+  }
 }
 
 tl::expected<Identity, IdentityError> IdentityVerifier::Verify(std::string_view token) const {
@@ -172,6 +175,17 @@ tl::expected<Identity, IdentityError> IdentityVerifier::Verify(std::string_view 
       return Refuse("malformed", settings.name + ": " + Quote(settings.user_claim) +
                                      " is not a non-empty string");
     id.user_id = settings.user_prefix + claim->get<std::string>();
+  }
+  // An id in another source's namespace would get that source's subjects, inbox, deny-list
+  // entry and rate limit: a service's exact name, or another issuer's (longer) prefix.
+  if (by_service_name_.count(id.user_id) != 0)
+    return Refuse("user_id_collision", settings.name + ": user id " + Quote(id.user_id) +
+                                           " is the name of a registered service");
+  for (const IssuerSettings& other : config_.issuers) {
+    if (other.user_prefix.size() > settings.user_prefix.size() &&
+        id.user_id.compare(0, other.user_prefix.size(), other.user_prefix) == 0)
+      return Refuse("user_id_collision", settings.name + ": user id " + Quote(id.user_id) +
+                                             " has the user_prefix of issuer " + other.name);
   }
   if (auto jti = verified->claims.find("jti"); jti != verified->claims.end() && jti->is_string())
     id.token_id = jti->get<std::string>();

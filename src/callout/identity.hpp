@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,6 +65,7 @@ class IdentityVerifier {
   std::vector<std::unique_ptr<jwt::OidcVerifier>> oidc_;  // parallel to config_.issuers
   std::map<std::string, size_t, std::less<>> by_issuer_;  // iss -> index
   std::map<std::string, size_t, std::less<>> by_key_;     // service public key -> index
+  std::set<std::string, std::less<>> by_service_name_;   // the user ids services own
 };
 
 /// The verifier settings for one issuer's config.

@@ -337,6 +337,42 @@ TEST_F(IdentityVerifierTest, FirstIssuerMapsSubToTheUserId) {
   EXPECT_EQ(partner_keys_.Uses(), 0) << "the other issuer's keys were consulted";
 }
 
+// One id is one identity: a user of the prefix-less issuer named like a service, or carrying
+// another issuer's prefix, would get that identity's subjects, inbox and deny-list entry.
+TEST_F(IdentityVerifierTest, IdsInAnotherSourcesNamespaceAreRefused) {
+  EXPECT_EQ(Reason(CorpToken({{"sub", "billing"}})), "user_id_collision");
+  EXPECT_EQ(Reason(CorpToken({{"sub", "audit"}})), "user_id_collision");
+  EXPECT_EQ(Reason(CorpToken({{"sub", "partner_u-7"}})), "user_id_collision");
+  EXPECT_EQ(Reason(CorpToken({{"sub", "billingx"}})), "admitted");
+  EXPECT_EQ(Reason(CorpToken({{"sub", "partner"}})), "admitted");
+  // The prefixed issuer's ids cannot reach the services or the other issuer.
+  EXPECT_EQ(Reason(PartnerToken({{"uid", "billing"}})), "admitted");  // partner_billing
+  // The services themselves keep their names.
+  auto svc = verifier_->Verify(MintServiceToken(billing_, "billing", kNow, 60));
+  ASSERT_TRUE(svc) << svc.error().reason;
+  EXPECT_EQ(svc->user_id, "billing");
+}
+
+TEST(IdentityConfigTest, TwoIssuersWithOnePrefixAreAStartUpError) {
+  CalloutConfig c;
+  c.servers = {"nats://127.0.0.1:4222"};
+  IssuerSettings a;
+  a.name = "a";
+  a.issuer = "https://a.test/";
+  a.audiences = {"x"};
+  IssuerSettings b = a;
+  b.name = "b";
+  b.issuer = "https://b.test/";
+  c.issuers = {a, b};
+  auto v = ValidateCalloutConfig(c, "c.json");
+  ASSERT_FALSE(v);
+  EXPECT_EQ(v.error().message,
+            "c.json: issuers[1].user_prefix: \"\" is also issuers[0]'s: their users' ids could be "
+            "the same; give each issuer its own user_prefix");
+  c.issuers[1].user_prefix = "b_";
+  EXPECT_TRUE(ValidateCalloutConfig(c, "c.json"));
+}
+
 TEST_F(IdentityVerifierTest, SecondIssuerUsesItsUserClaimAndPrefix) {
   auto id = verifier_->Verify(PartnerToken());
   ASSERT_TRUE(id) << id.error().reason << ": " << id.error().detail;

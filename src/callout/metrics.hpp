@@ -37,9 +37,9 @@ class Metrics {
     std::string issuer;                 ///< issuer name
     std::optional<double> age_seconds;  ///< since the last successful fetch; nullopt = never
     uint64_t fetch_failures = 0;
-    uint64_t waits_refused = 0;  ///< unknown-kid tokens refused at once: no place to wait
     size_t keys = 0;
     double refresh_interval_seconds = 0;
+    uint64_t waits_refused = 0;  ///< unknown-kid tokens refused at once: no place to wait
   };
   /// Gauges read at render time.
   struct State {

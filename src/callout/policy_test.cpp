@@ -59,6 +59,7 @@ CalloutConfig TestConfig() {
   partner.audiences = {"natstack"};
   partner.template_name = "org";
   partner.account = "PARTNERS";
+  partner.user_prefix = "p_";
   c.issuers = {corp, partner};
 
   ServiceSettings billing;

@@ -220,6 +220,7 @@ TEST_F(CalloutConfigTest, AFullWorkerPoolRefusesAtOnceWithOverloaded) {
                                {"audiences", {"natstack"}},
                                {"jwks_uri", idp.BaseUrl() + "/jwks.json"},
                                {"unknown_kid_wait_ms", 1500},
+                               {"user_prefix", "slow_"},
                                {"jwks_timeout_ms", 5000}});
   ASSERT_TRUE(Serve(config));
   slow = true;
