@@ -122,7 +122,8 @@ TEST_F(ExplainTest, AnAdmittedTokenAsJson) {
   EXPECT_EQ(j["template"], "ops");
   EXPECT_EQ(j["rule"], "operators");
   EXPECT_EQ(j["permissions"]["pub"]["allow"], json::array({"ops.>"}));
-  EXPECT_EQ(j["permissions"]["pub"]["deny"], json::array({"ops.secret"}));
+  EXPECT_EQ(j["permissions"]["pub"]["deny"],
+            json::array({"ops.secret", "$SYS.REQ.USER.AUTH", "$SYS._INBOX.>"}));
   EXPECT_EQ(j["permissions"]["sub"]["allow"], json::array());
   EXPECT_EQ(j["permissions"]["allow_responses"], true);
   EXPECT_EQ(j["permissions"]["responses_max"], 3);
@@ -163,7 +164,8 @@ TEST_F(ExplainTest, AnAdmittedTokenAsText) {
   EXPECT_NE(text.find("account:          AUTH\n"), std::string::npos) << text;
   EXPECT_NE(text.find("template:         default (the source's own)\n"), std::string::npos) << text;
   EXPECT_NE(text.find("publish allow:    user.alice.>\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("publish deny:     -\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("publish deny:     $SYS.REQ.USER.AUTH, $SYS._INBOX.>\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("subscribe allow:  user.alice.>, _INBOX_alice.>\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("responses:        no\n"), std::string::npos) << text;

@@ -595,7 +595,8 @@ TEST(PolicyTest, DecideFillsEveryPlaceholder) {
   ASSERT_TRUE(grant) << grant.error().detail;
   EXPECT_EQ(grant->account, "AUTH");
   EXPECT_EQ(grant->pub.allow, (std::vector<std::string>{"user.bob.bob.x", "org.acme.>"}));
-  EXPECT_EQ(grant->sub.deny, std::vector<std::string>{"user.bob.admin"});
+  EXPECT_EQ(grant->sub.deny,
+            (std::vector<std::string>{"user.bob.admin", "$SYS.REQ.USER.AUTH", "$SYS._INBOX.>"}));
   EXPECT_FALSE(grant->resp.has_value());
 }
 

@@ -242,9 +242,16 @@ PermissionTemplate DefaultTemplate() {
   return t;
 }
 
+std::vector<std::string> AlwaysDenied(const CalloutConfig& config) {
+  std::vector<std::string> out = {config.subject, "$SYS._INBOX.>"};
+  if (config.subject != "$SYS.REQ.USER.AUTH") out.insert(out.begin(), "$SYS.REQ.USER.AUTH");
+  return out;
+}
+
 Result<Policy> Policy::Build(const CalloutConfig& config) {
   NATSTACK_TRY(ValidateCalloutConfig(config, "config"));
   Policy p;
+  p.always_denied_ = AlwaysDenied(config);
   auto templates = config.templates;
   if (templates.find("default") == templates.end()) templates["default"] = DefaultTemplate();
   for (const auto& [name, t] : templates) {
@@ -312,6 +319,10 @@ tl::expected<Grant, PolicyError> Policy::Decide(const Identity& identity) const 
   g.pub.deny = std::move(*pub_deny);
   g.sub.allow = std::move(*sub_allow);
   g.sub.deny = std::move(*sub_deny);
+  for (const std::string& subject : always_denied_) {
+    for (std::vector<std::string>* deny : {&g.pub.deny, &g.sub.deny})
+      if (std::find(deny->begin(), deny->end(), subject) == deny->end()) deny->push_back(subject);
+  }
   g.resp = c.resp;
   return g;
 }

@@ -113,7 +113,15 @@ class Policy {
   std::map<std::string, Placement> issuers_;   ///< by issuer name
   std::map<std::string, Placement> services_;  ///< by service name
   std::vector<CompiledRule> rules_;
+  /// Denied to every identity, whatever its template allows (see AlwaysDenied).
+  std::vector<std::string> always_denied_;
 };
+
+/// Subjects every user JWT denies for publish and subscribe: the callout's request subject and
+/// `$SYS._INBOX.>`. In the account the callout itself lives in, they carry the sealed requests
+/// and the callout's answers: a user allowed there (`>` in a template) could answer in the
+/// callout's place, refusing everyone, or use the callout as a token oracle.
+std::vector<std::string> AlwaysDenied(const CalloutConfig& config);
 
 /// Parses a subject template into parts. kInvalidArgument naming an unknown or malformed
 /// placeholder.

@@ -125,6 +125,25 @@ class PolicyDecideTest : public ::testing::Test {
   Policy policy_;
 };
 
+// Even a template that allows everything never reaches the callout's own traffic.
+TEST_F(PolicyDecideTest, TheCalloutsSubjectsAreDeniedToEveryIdentity) {
+  const Strings denied = {"$SYS.REQ.USER.AUTH", "$SYS._INBOX.>"};
+  Grant admin = Decide(Oidc("corp", "root", {{"groups", "admin"}}));
+  ASSERT_EQ(admin.template_name, "admin");
+  EXPECT_EQ(admin.pub.allow, (Strings{">"}));
+  EXPECT_EQ(admin.pub.deny, denied);
+  EXPECT_EQ(admin.sub.deny, denied);
+  Identity svc;
+  svc.kind = Identity::Kind::kService;
+  svc.source = "billing";
+  svc.user_id = "billing";
+  Grant s = Decide(svc);
+  for (const std::string& d : denied) {
+    EXPECT_NE(std::find(s.pub.deny.begin(), s.pub.deny.end(), d), s.pub.deny.end()) << d;
+    EXPECT_NE(std::find(s.sub.deny.begin(), s.sub.deny.end(), d), s.sub.deny.end()) << d;
+  }
+}
+
 TEST_F(PolicyDecideTest, NoRuleMatchedUsesTheIssuersOwnPlacement) {
   Grant g = Decide(Oidc("corp", "alice", {{"groups", json::array({"dev"})}}));
   EXPECT_EQ(g.rule, "");
@@ -132,7 +151,7 @@ TEST_F(PolicyDecideTest, NoRuleMatchedUsesTheIssuersOwnPlacement) {
   EXPECT_EQ(g.account, "AUTH") << "the issuer has none: default_account";
   EXPECT_EQ(g.pub.allow, (Strings{"user.alice.>"}));
   EXPECT_EQ(g.sub.allow, (Strings{"user.alice.>", "_INBOX_alice.>"}));
-  EXPECT_TRUE(g.pub.deny.empty());
+  EXPECT_EQ(g.pub.deny, (Strings{"$SYS.REQ.USER.AUTH", "$SYS._INBOX.>"}));
   EXPECT_FALSE(g.resp.has_value());
 
   g = Decide(Oidc("partner", "p_bob", {{"org", {{"id", "acme"}}}}));
@@ -240,7 +259,7 @@ TEST_F(PolicyDecideTest, ServicesIgnoreRules) {
   EXPECT_EQ(g.template_name, "svc");
   EXPECT_EQ(g.account, "SVC");
   EXPECT_EQ(g.pub.allow, (Strings{"svc.billing.>"}));
-  EXPECT_EQ(g.sub.deny, (Strings{"svc.billing.private"}));
+  EXPECT_EQ(g.sub.deny, (Strings{"svc.billing.private", "$SYS.REQ.USER.AUTH", "$SYS._INBOX.>"}));
   EXPECT_EQ(policy_.Trace(svc), (Strings{"service \"billing\": fixed template and account"}));
 }
 
@@ -256,7 +275,7 @@ TEST_F(PolicyDecideTest, AnUnknownSourceIsRefused) {
 TEST_F(PolicyDecideTest, ClaimPlaceholdersAreFilledWithOneSubjectToken) {
   Grant g = Decide(Oidc("corp", "alice", {{"team", "blue-7_x"}}));
   EXPECT_EQ(g.pub.allow, (Strings{"team.blue-7_x.>"}));
-  EXPECT_EQ(g.pub.deny, (Strings{"team.blue-7_x.admin"}));
+  EXPECT_EQ(g.pub.deny, (Strings{"team.blue-7_x.admin", "$SYS.REQ.USER.AUTH", "$SYS._INBOX.>"}));
   EXPECT_EQ(g.sub.allow, (Strings{"team.blue-7_x.> workers"})) << "the queue group stays";
   // Integers are written out.
   EXPECT_EQ(Decide(Oidc("corp", "alice", {{"team", 42}})).pub.allow, (Strings{"team.42.>"}));

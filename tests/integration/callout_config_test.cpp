@@ -195,6 +195,40 @@ TEST_F(CalloutConfigTest, ARegisteredServiceSignsItsOwnTokenAndGetsItsFixedPermi
   EXPECT_FALSE(Connect(2, f)) << "a service token signed by an unregistered key was admitted";
 }
 
+// A template that allows everything, for identities in the callout's own account: they still
+// cannot see the sealed requests or answer them in the callout's place.
+TEST_F(CalloutConfigTest, AnAllowEverythingTemplateNeverReachesTheCalloutsTraffic) {
+  json config = BaseConfig();
+  config["templates"]["admin"] = {{"pub_allow", {">"}}, {"sub_allow", {">"}}};
+  config["rules"] = {{{"name", "root"}, {"claims", {{"sub", "root"}}}, {"template", "admin"}}};
+  ASSERT_TRUE(Serve(config));
+  std::mutex mu;
+  std::vector<std::string> errors;
+  auto root = Connect(1, issuer_->Mint("root", 600s, clock_), [&](const std::string& e) {
+    std::lock_guard<std::mutex> l(mu);
+    errors.push_back(e);
+  });
+  ASSERT_TRUE(root) << root.error().message;
+  auto requests = (*root)->SubscribeSync("$SYS.REQ.USER.AUTH");
+  auto answers = (*root)->SubscribeSync("$SYS._INBOX.>");
+  ASSERT_TRUE(requests && answers);
+  ASSERT_TRUE((*root)->Flush(2s));
+  // Others log in meanwhile; root sees none of it.
+  for (int i = 0; i < 3; ++i) {
+    auto alice = Connect(1 + i, issuer_->Mint("alice", 600s, clock_));
+    EXPECT_TRUE(alice) << alice.error().message;
+  }
+  EXPECT_FALSE((*requests)->Next(300ms)) << "root read a sealed request";
+  EXPECT_FALSE((*answers)->Next(100ms)) << "root read the callout's answer";
+  std::lock_guard<std::mutex> l(mu);
+  int violations = 0;
+  for (const auto& e : errors) violations += e.find("Permissions Violation") != std::string::npos;
+  EXPECT_EQ(violations, 2) << "both subscriptions refused by the server";
+  // Everything else stays allowed.
+  auto own = (*root)->SubscribeSync("anything.at.all");
+  EXPECT_TRUE(own);
+}
+
 TEST_F(CalloutConfigTest, AFullWorkerPoolRefusesAtOnceWithOverloaded) {
   // An IdP of our own whose JWKS becomes slow: a token with an unknown kid then holds the only
   // worker for unknown_kid_wait_ms while the refresh hangs.
