@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
 #include "jwt/verifier.hpp"
 
 namespace natstack::callout {
@@ -120,9 +121,11 @@ Result<Policy::CompiledTemplate> Compile(const PermissionTemplate& t) {
 bool IsSubjectSafeToken(std::string_view id) {
   if (id.empty() || id.size() > 256) return false;
   for (unsigned char c : id) {
-    if (c <= 0x20 || c == 0x7f || c == '.' || c == '*' || c == '>') return false;
+    if (c == '.' || c == '*' || c == '>') return false;
   }
-  return true;
+  // Valid UTF-8 of visible characters only: Unicode spaces, zero-width and bidi characters
+  // would make two ids look alike ("alice" and "alice\u200b") or disguise a subject.
+  return IsVisibleText(id);
 }
 
 bool IsValidSubject(std::string_view subject) {

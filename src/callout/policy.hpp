@@ -18,8 +18,9 @@
 namespace natstack::callout {
 
 /// True when `id` can stand as one NATS subject token: non-empty, at most 256 bytes, no '.',
-/// '*', '>', whitespace or control characters. Ids that fail are refused, never rewritten:
-/// mapping "a.b" and "a_b" to one token would let one user act as another.
+/// '*', '>', and valid UTF-8 of visible characters only (no ASCII or Unicode whitespace, no
+/// control, zero-width, bidi or other invisible characters). Ids that fail are refused, never
+/// rewritten: mapping "a.b" and "a_b" to one token would let one user act as another.
 bool IsSubjectSafeToken(std::string_view id);
 
 /// True when `subject` is a valid NATS subject for permissions: tokens separated by single

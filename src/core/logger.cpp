@@ -1,5 +1,7 @@
 #include "core/logger.hpp"
 
+#include "core/text.hpp"
+
 #include <chrono>
 #include <ctime>
 
@@ -34,11 +36,15 @@ void StreamLogger::Log(LogLevel level, std::string_view component, std::string_v
   gmtime_r(&secs, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  // One entry, one line: whatever a message quotes (a user id from a token, a server's error
+  // text) cannot start a line of its own, move the cursor or reorder what a reader sees.
+  const std::string safe_component = EscapeText(component);
+  const std::string safe_message = EscapeText(message);
   std::lock_guard<std::mutex> lock(mu_);
   std::fprintf(out_, "%s.%03dZ %-5.*s %.*s: %.*s\n", stamp, static_cast<int>(millis),
                static_cast<int>(LogLevelName(level).size()), LogLevelName(level).data(),
-               static_cast<int>(component.size()), component.data(),
-               static_cast<int>(message.size()), message.data());
+               static_cast<int>(safe_component.size()), safe_component.data(),
+               static_cast<int>(safe_message.size()), safe_message.data());
   std::fflush(out_);
 }
 

@@ -29,7 +29,8 @@ class Logger {
   void Error(std::string_view c, std::string_view m) { Log(LogLevel::kError, c, m); }
 };
 
-/// Writes "2026-12-03T16:57:08.123Z INFO  component: message" lines to a stdio stream.
+/// Writes "2026-12-03T16:57:08.123Z INFO  component: message" lines to a stdio stream. The
+/// component and message go through EscapeText (core/text.hpp): one entry is always one line.
 class StreamLogger final : public Logger {
  public:
   explicit StreamLogger(std::FILE* out, LogLevel min_level = LogLevel::kInfo)
