@@ -79,7 +79,9 @@ Status SaveLayout(const StackLayout& layout) {
                             {"websocket_compression", layout.websocket_compression},
                             {"jetstream_max_memory", layout.jetstream_max_memory},
                             {"jetstream_max_file", layout.jetstream_max_file},
-                            {"jetstream_domain", layout.jetstream_domain}};
+                            {"jetstream_domain", layout.jetstream_domain},
+                            {"supervisor_host", layout.supervisor_host},
+                            {"supervisor_port", layout.supervisor_port}};
   return WriteFileAtomic(StatePaths(layout.state_dir).StateJson(), j.dump(2) + "\n", 0644);
 }
 
@@ -110,6 +112,10 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
   NATSTACK_TRY(r.Int("jetstream_max_memory", layout.jetstream_max_memory, 1, INT64_MAX));
   NATSTACK_TRY(r.Int("jetstream_max_file", layout.jetstream_max_file, 1, INT64_MAX));
   NATSTACK_TRY(r.String("jetstream_domain", layout.jetstream_domain));
+  int64_t supervisor_port = layout.supervisor_port;
+  NATSTACK_TRY(r.String("supervisor_host", layout.supervisor_host));
+  NATSTACK_TRY(r.Int("supervisor_port", supervisor_port, 1, 65535));
+  layout.supervisor_port = static_cast<int>(supervisor_port);
   layout.idp_port = static_cast<int>(idp_port);
   layout.callout_replicas = static_cast<int>(replicas);
   // nodes: a list of objects
@@ -163,6 +169,10 @@ std::vector<std::string> Urls(const StackLayout& layout, const char* scheme,
 std::vector<std::string> ClientUrls(const StackLayout& l) { return Urls(l, "tls", &NodeSpec::client_port); }
 std::vector<std::string> WebSocketUrls(const StackLayout& l) { return Urls(l, "wss", &NodeSpec::websocket_port); }
 std::vector<std::string> MonitoringUrls(const StackLayout& l) { return Urls(l, "http", &NodeSpec::monitor_port); }
+
+std::string SupervisorUrl(const StackLayout& l) {
+  return "http://" + l.supervisor_host + ":" + std::to_string(l.supervisor_port);
+}
 
 nlohmann::json InfoJson(const StackLayout& layout) {
   nlohmann::json metrics = nlohmann::json::array();

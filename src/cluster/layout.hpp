@@ -31,6 +31,10 @@ struct StackLayout {
   int64_t jetstream_max_memory = 64 << 20;
   int64_t jetstream_max_file = 1LL << 30;
   std::string jetstream_domain;
+  /// The supervisor's status and control endpoint (`natstack status`, `node restart`, the
+  /// dashboard): loopback HTTP; changes need the token in StatePaths::ControlToken().
+  std::string supervisor_host = "127.0.0.1";
+  int supervisor_port = 9390;
 };
 
 inline constexpr int kMaxCalloutReplicas = 16;
@@ -75,6 +79,8 @@ class StatePaths {
   }
   /// The deny-list every replica watches.
   std::string RevocationFile() const { return dir_ + "/revoked.json"; }
+  /// The bearer token (0600) that authorizes changes through the supervisor's endpoint.
+  std::string ControlToken() const { return KeysDir() + "/control.token"; }
 
  private:
   std::string dir_;
@@ -93,6 +99,7 @@ std::string CalloutPartName(int replica);
 std::vector<std::string> ClientUrls(const StackLayout& layout);      ///< tls://host:port
 std::vector<std::string> WebSocketUrls(const StackLayout& layout);   ///< wss://host:port
 std::vector<std::string> MonitoringUrls(const StackLayout& layout);  ///< http://host:port
+std::string SupervisorUrl(const StackLayout& layout);  ///< "http://127.0.0.1:9390"
 
 /// What `natstack info --json` prints.
 nlohmann::json InfoJson(const StackLayout& layout);
