@@ -121,10 +121,7 @@ Result<std::unique_ptr<RevocationWatcher>> RevocationWatcher::Start(std::string 
                                                                     Logger& log, OnAdded on_added) {
   std::unique_ptr<RevocationWatcher> w(
       new RevocationWatcher(std::move(path), poll, log, std::move(on_added)));
-  struct stat st {};
-  if (::stat(w->path_.c_str(), &st) == 0)
-    w->seen_ = {st.st_ino, st.st_size,
-                static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  w->seen_ = Signature::Of(w->path_);
   NATSTACK_ASSIGN_OR_RETURN(DenyList list, LoadDenyListFile(w->path_).map_error([](const Error& e) {
     return e.Wrap("revocation_file");
   }));
@@ -135,6 +132,20 @@ Result<std::unique_ptr<RevocationWatcher>> RevocationWatcher::Start(std::string 
                            " users, " + std::to_string(shared->token_ids.size()) + " token ids");
   w->thread_ = std::thread([raw = w.get()] { raw->Run(); });
   return w;
+}
+
+RevocationWatcher::Signature RevocationWatcher::Signature::Of(const std::string& path) {
+  Signature sig;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return sig;
+  sig.device = st.st_dev;
+  sig.inode = st.st_ino;
+  sig.size = st.st_size;
+  sig.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  sig.ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  sig.mode = st.st_mode;
+  sig.owner = st.st_uid;
+  return sig;
 }
 
 RevocationWatcher::~RevocationWatcher() { Stop(); }
@@ -167,23 +178,21 @@ void RevocationWatcher::Run() {
 
 void RevocationWatcher::Poll() {
   std::lock_guard<std::mutex> one(poll_mu_);
-  struct stat st {};
-  Signature now;
-  if (::stat(path_.c_str(), &st) == 0)
-    now = {st.st_ino, st.st_size,
-           static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+  const Signature now = Signature::Of(path_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (now == seen_) return;
+    if (now == seen_ && last_error_.empty()) return;
   }
   auto loaded = LoadDenyListFile(path_);
   std::shared_ptr<const DenyList> before;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    const bool same_file = now == seen_;
     seen_ = now;
     if (!loaded) {
-      ++stats_.failures;
-      const bool repeated = loaded.error().message == last_error_;
+      // Counted and logged once per failure, though retried at every poll.
+      const bool repeated = same_file && loaded.error().message == last_error_;
+      if (!repeated) ++stats_.failures;
       last_error_ = loaded.error().message;
       if (!repeated)
         log_.Warn(kComponent, loaded.error().message + "; the last good deny-list (" +

@@ -81,12 +81,22 @@ class RevocationWatcher {
   std::shared_ptr<const DenyList> Current() const;
 
  private:
+  /// What stat says of the file: a change in any of it (ctime also moves on chmod and chown)
+  /// means a load. A load that failed is retried at every poll whatever stat says, so fixing
+  /// the cause (a mode, an owner, a directory) is enough.
   struct Signature {
+    dev_t device = 0;
     ino_t inode = 0;
     off_t size = -1;
     int64_t mtime_ns = -1;
+    int64_t ctime_ns = -1;
+    mode_t mode = 0;
+    uid_t owner = 0;
+    static Signature Of(const std::string& path);
     bool operator==(const Signature& o) const {
-      return inode == o.inode && size == o.size && mtime_ns == o.mtime_ns;
+      return device == o.device && inode == o.inode && size == o.size &&
+             mtime_ns == o.mtime_ns && ctime_ns == o.ctime_ns && mode == o.mode &&
+             owner == o.owner;
     }
   };
   RevocationWatcher(std::string path, std::chrono::milliseconds poll, Logger& log, OnAdded on_added)

@@ -162,6 +162,19 @@ TEST(RevocationWatcherTest, ReloadsChangesKeepsTheLastGoodListAndReportsAddition
   ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
   (*w)->Poll();
   EXPECT_TRUE((*w)->IsRevoked("alice", ""));
+  // Fixed as the log says (chmod go-w), with no other change to the file: it is loaded. A
+  // chmod moves neither size nor mtime; a failed load is retried until it succeeds.
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  Write(path, R"({"users": ["mallory"]})");
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  (*w)->Poll();
+  EXPECT_FALSE((*w)->IsRevoked("mallory", ""));
+  const uint64_t failures = (*w)->GetStats().failures;
+  (*w)->Poll();
+  EXPECT_EQ((*w)->GetStats().failures, failures);  // one failure, however many polls
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  (*w)->Poll();
+  EXPECT_TRUE((*w)->IsRevoked("mallory", ""));
   (*w)->Stop();
 }
 
