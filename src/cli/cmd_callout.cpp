@@ -8,6 +8,7 @@
 #include "callout/config.hpp"
 #include "callout/explain.hpp"
 #include "callout/identity.hpp"
+#include "callout/policy.hpp"
 #include "callout/revocation.hpp"
 #include "callout/service.hpp"
 #include "cli/commands.hpp"
@@ -16,6 +17,7 @@
 #include "core/environment.hpp"
 #include "core/file.hpp"
 #include "core/logger.hpp"
+#include "core/text.hpp"
 #include "core/notify.hpp"
 #include "http/client.hpp"
 #include "jwt/remote_jwks.hpp"
@@ -210,6 +212,31 @@ void AddCalloutCommand(CLI::App& app, Globals& g, Action& action) {
         PrintError("callout revoke", "name at least one --user or --token-id");
         return 2;
       }
+      callout::DenyList entries;
+      for (const auto& u : rf->users) {
+        if (u.empty()) {
+          PrintError("callout revoke", "--user: empty");
+          return 2;
+        }
+        // An id the callout would never admit can never match anyone: a typo, not a revocation.
+        // (Removing such an entry is allowed.)
+        if (!rf->remove && !callout::IsSubjectSafeToken(u)) {
+          PrintError("callout revoke",
+                     "--user '" + EscapeText(u.substr(0, 64)) +
+                         "' is not a user id the callout admits (it contains '.', '*', '>', "
+                         "spaces or invisible characters, or is over 256 bytes), so revoking it "
+                         "would match no one");
+          return 2;
+        }
+        entries.users.insert(u);
+      }
+      for (const auto& t : rf->token_ids) {
+        if (t.empty()) {
+          PrintError("callout revoke", "--token-id: empty");
+          return 2;
+        }
+        entries.token_ids.insert(t);
+      }
       std::string file = rf->file;
       if (file.empty()) {
         auto loaded = Load(g, rf->config);
@@ -224,21 +251,6 @@ void AddCalloutCommand(CLI::App& app, Globals& g, Action& action) {
                      "callout once) or pass --file");
           return 2;
         }
-      }
-      callout::DenyList entries;
-      for (const auto& u : rf->users) {
-        if (u.empty()) {
-          PrintError("callout revoke", "--user: empty");
-          return 2;
-        }
-        entries.users.insert(u);
-      }
-      for (const auto& t : rf->token_ids) {
-        if (t.empty()) {
-          PrintError("callout revoke", "--token-id: empty");
-          return 2;
-        }
-        entries.token_ids.insert(t);
       }
       auto list = callout::EditDenyListFile(file, entries, rf->remove);
       if (!list) {

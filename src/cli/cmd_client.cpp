@@ -64,9 +64,18 @@ Result<std::unique_ptr<nats_client::Connection>> Connect(const Globals& g, const
   co.ca_file = f.ca_file;
   if (co.servers.empty() || co.ca_file.empty()) {
     auto layout = cluster::LoadLayout(g.StateDir());
-    if (!layout) return Fail(layout.error().Wrap("no --server given"));
-    if (co.servers.empty()) co.servers = cluster::ClientUrls(*layout);
-    if (co.ca_file.empty()) co.ca_file = cluster::StatePaths(layout->state_dir).RootCa();
+    if (!layout) {
+      if (co.servers.empty()) return Fail(layout.error().Wrap("no --server given"));
+      // Servers given, no CA and no stack to take one from: plain nats:// needs none.
+      for (const auto& url : co.servers)
+        if (url.rfind("nats://", 0) != 0)
+          return Fail(Code::kInvalidArgument,
+                      url + " needs a CA to trust: give --ca-file (there is no natstack state in " +
+                          g.StateDir() + " to take it from)");
+    } else {
+      if (co.servers.empty()) co.servers = cluster::ClientUrls(*layout);
+      if (co.ca_file.empty()) co.ca_file = cluster::TrustedCaFile(*layout);
+    }
   }
   if (!f.token_file.empty()) {
     NATSTACK_ASSIGN_OR_RETURN(co.token, ReadToken(f.token_file));

@@ -39,6 +39,36 @@ void ExpectNothingLeft(const Stack& stack) {
       EXPECT_TRUE(testing::PortFree(stack.NodeHost(i), port)) << stack.NodeHost(i) << ":" << port << " is still bound";
 }
 
+TEST(UpBadInputTest, ClientWithServersButNoStateNeedsACaOnlyForTls) {
+  TempDir dir;
+  const std::string none = dir.path() + "/no-state";
+  const std::string token = dir.path() + "/token";
+  ASSERT_TRUE(WriteFileAtomic(token, "x.y.z\n", 0600));
+  // tls:// without a CA: the missing CA is the cause, not a missing --server.
+  auto tls = RunNatstack({"client", "--state-dir", none, "--server", "tls://127.0.0.9:4222",
+                          "--token-file", token, "check"});
+  EXPECT_NE(tls.exit_code, 0);
+  EXPECT_NE(tls.output.find("tls://127.0.0.9:4222 needs a CA to trust: give --ca-file"), std::string::npos)
+      << tls.output;
+  EXPECT_EQ(tls.output.find("no --server given"), std::string::npos) << tls.output;
+  // nats:// needs no CA: it gets as far as dialling (nothing listens there).
+  auto plain = RunNatstack({"client", "--state-dir", none, "--server", "nats://127.0.0.9:4222",
+                            "--token-file", token, "check"});
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_EQ(plain.output.find("no --server given"), std::string::npos) << plain.output;
+  EXPECT_EQ(plain.output.find("needs a CA"), std::string::npos) << plain.output;
+}
+
+TEST(UpBadInputTest, RevokingAnIdTheCalloutNeverAdmitsIsRefused) {
+  TempDir dir;
+  for (const std::string& bad : std::vector<std::string>{"a.b", "x y", "tab\there", "bob>", std::string(300, 'a')}) {
+    auto r = RunNatstack({"callout", "revoke", "--state-dir", dir.path(), "--user", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.output;
+    EXPECT_NE(r.output.find("is not a user id the callout admits"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(FileExists(dir.path() + "/revoked.json"));  // nothing written
+}
+
 TEST(UpBadInputTest, NatsServerOlderThan2_10_11IsRefused) {
   Stack stack;
   const std::string fake = stack.state_dir() + "/old-nats-server";
