@@ -28,6 +28,8 @@ void AddClientCommand(CLI::App& app, Globals& globals, Action& action);   // cli
 void AddCalloutCommand(CLI::App& app, Globals& globals, Action& action);  // callout serve
 void AddIdpCommand(CLI::App& app, Globals& globals, Action& action);      // idp serve
 void AddKeysCommand(CLI::App& app, Globals& globals, Action& action);     // keys
+void AddConfigCommand(CLI::App& app, Globals& globals, Action& action);   // config validate|default
+void AddClusterCommand(CLI::App& app, Globals& globals, Action& action);  // cluster render
 
 /// "90", "90s", "15m", "2h", "1d" -> seconds; -1 when malformed.
 int64_t ParseDurationSeconds(const std::string& text);

@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
   AddCalloutCommand(app, globals, action);
   AddIdpCommand(app, globals, action);
   AddKeysCommand(app, globals, action);
+  AddConfigCommand(app, globals, action);
+  AddClusterCommand(app, globals, action);
   for (auto* sub : app.get_subcommands({})) sub->fallthrough();
   try {
     app.parse(argc, argv);

@@ -56,6 +56,16 @@ std::string DefaultStateDir() {
   return ".natstack";
 }
 
+namespace {
+nlohmann::json PermissionsJson(const callout::PermissionTemplate& t) {
+  return {{"pub_allow", t.pub_allow},
+          {"pub_deny", t.pub_deny},
+          {"sub_allow", t.sub_allow},
+          {"sub_deny", t.sub_deny},
+          {"allow_responses", t.allow_responses}};
+}
+}  // namespace
+
 Status SaveLayout(const StackLayout& layout) {
   nlohmann::json nodes = nlohmann::json::array();
   for (const auto& n : layout.nodes) {
@@ -81,7 +91,18 @@ Status SaveLayout(const StackLayout& layout) {
                             {"jetstream_max_file", layout.jetstream_max_file},
                             {"jetstream_domain", layout.jetstream_domain},
                             {"supervisor_host", layout.supervisor_host},
-                            {"supervisor_port", layout.supervisor_port}};
+                            {"supervisor_port", layout.supervisor_port},
+                            {"callout_account", layout.callout_account},
+                            {"callout_max_user_ttl_s", layout.callout_max_user_ttl_s},
+                            {"callout_auth_timeout_s", layout.callout_auth_timeout_s},
+                            {"callout_permissions", PermissionsJson(layout.callout_permissions)},
+                            {"tls_source", layout.tls_source == TlsSource::kFiles ? "files" : "local"},
+                            {"tls_cert_file", layout.tls_cert_file},
+                            {"tls_key_file", layout.tls_key_file},
+                            {"tls_ca_file", layout.tls_ca_file},
+                            {"tls_cert_lifetime_h", layout.tls_cert_lifetime_h},
+                            {"tls_root_lifetime_h", layout.tls_root_lifetime_h},
+                            {"tls_intermediate_lifetime_h", layout.tls_intermediate_lifetime_h}};
   return WriteFileAtomic(StatePaths(layout.state_dir).StateJson(), j.dump(2) + "\n", 0644);
 }
 
@@ -116,6 +137,34 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
   NATSTACK_TRY(r.String("supervisor_host", layout.supervisor_host));
   NATSTACK_TRY(r.Int("supervisor_port", supervisor_port, 1, 65535));
   layout.supervisor_port = static_cast<int>(supervisor_port);
+  // Keys added with the cluster spec; a state.json from before them keeps the defaults.
+  int64_t auth_timeout = layout.callout_auth_timeout_s;
+  std::string tls_source = "local";
+  NATSTACK_TRY(r.String("callout_account", layout.callout_account));
+  NATSTACK_TRY(r.Int("callout_max_user_ttl_s", layout.callout_max_user_ttl_s, 1, INT64_MAX));
+  NATSTACK_TRY(r.Int("callout_auth_timeout_s", auth_timeout, 1, 3600));
+  NATSTACK_TRY(r.Object("callout_permissions", Required::kNo, [&](ConfigReader& p) -> Status {
+    callout::PermissionTemplate& t = layout.callout_permissions;
+    t = callout::PermissionTemplate{};
+    NATSTACK_TRY(p.StringList("pub_allow", t.pub_allow));
+    NATSTACK_TRY(p.StringList("pub_deny", t.pub_deny));
+    NATSTACK_TRY(p.StringList("sub_allow", t.sub_allow));
+    NATSTACK_TRY(p.StringList("sub_deny", t.sub_deny));
+    NATSTACK_TRY(p.Bool("allow_responses", t.allow_responses));
+    return p.Finish();
+  }));
+  NATSTACK_TRY(r.String("tls_source", tls_source));
+  if (tls_source != "local" && tls_source != "files")
+    return Fail(r.InvalidError("tls_source", "expected \"local\" or \"files\""));
+  layout.tls_source = tls_source == "files" ? TlsSource::kFiles : TlsSource::kLocalCa;
+  NATSTACK_TRY(r.String("tls_cert_file", layout.tls_cert_file));
+  NATSTACK_TRY(r.String("tls_key_file", layout.tls_key_file));
+  NATSTACK_TRY(r.String("tls_ca_file", layout.tls_ca_file));
+  NATSTACK_TRY(r.Int("tls_cert_lifetime_h", layout.tls_cert_lifetime_h, 1, INT64_MAX));
+  NATSTACK_TRY(r.Int("tls_root_lifetime_h", layout.tls_root_lifetime_h, 1, INT64_MAX));
+  NATSTACK_TRY(
+      r.Int("tls_intermediate_lifetime_h", layout.tls_intermediate_lifetime_h, 1, INT64_MAX));
+  layout.callout_auth_timeout_s = static_cast<int>(auth_timeout);
   layout.idp_port = static_cast<int>(idp_port);
   layout.callout_replicas = static_cast<int>(replicas);
   // nodes: a list of objects
@@ -174,12 +223,24 @@ std::string SupervisorUrl(const StackLayout& l) {
   return "http://" + l.supervisor_host + ":" + std::to_string(l.supervisor_port);
 }
 
+std::string ServerCertFile(const StackLayout& l) {
+  return l.tls_source == TlsSource::kFiles ? l.tls_cert_file : StatePaths(l.state_dir).ServerCert();
+}
+
+std::string ServerKeyFile(const StackLayout& l) {
+  return l.tls_source == TlsSource::kFiles ? l.tls_key_file : StatePaths(l.state_dir).ServerKey();
+}
+
+std::string TrustedCaFile(const StackLayout& l) {
+  return l.tls_source == TlsSource::kFiles ? l.tls_ca_file : StatePaths(l.state_dir).RootCa();
+}
+
 nlohmann::json InfoJson(const StackLayout& layout) {
   nlohmann::json metrics = nlohmann::json::array();
   for (int i = 1; i <= layout.callout_replicas; ++i)
     metrics.push_back("http://" + CalloutHttpListen(layout, i) + "/metrics");
   return {{"state_dir", layout.state_dir},
-          {"ca_file", StatePaths(layout.state_dir).RootCa()},
+          {"ca_file", TrustedCaFile(layout)},
           {"clients", ClientUrls(layout)},
           {"websocket", WebSocketUrls(layout)},
           {"monitoring", MonitoringUrls(layout)},

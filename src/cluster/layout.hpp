@@ -8,10 +8,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callout/config.hpp"
+#include "callout/policy.hpp"
 #include "cluster/render.hpp"
 #include "core/error.hpp"
 
 namespace natstack::cluster {
+
+/// Where the nodes' TLS certificate comes from (the spec's tls.source).
+enum class TlsSource {
+  kLocalCa,  ///< "local": natstack's own CA in <state_dir>/ca issues <state_dir>/certs/server.pem
+  kFiles,    ///< "files": the operator's cert_file, key_file and ca_file, used where they are
+};
 
 struct StackLayout {
   std::string state_dir;  ///< absolute
@@ -35,6 +43,25 @@ struct StackLayout {
   /// dashboard): loopback HTTP; changes need the token in StatePaths::ControlToken().
   std::string supervisor_host = "127.0.0.1";
   int supervisor_port = 9390;
+  // The spec's [callout] settings that reach callout.json and the node configs.
+  /// The account the callout's own user lives in and every admitted client is placed in
+  /// (auth_callout.account, callout.json default_account).
+  std::string callout_account = "AUTH";
+  int64_t callout_max_user_ttl_s = 3600;  ///< callout.json max_user_ttl_s
+  /// nats-server authorization.timeout: how long a client has to be authorized, which bounds
+  /// the callout's answer (the request expires after it).
+  int callout_auth_timeout_s = 3;
+  /// The permissions of every admitted identity (callout.json templates.default).
+  callout::PermissionTemplate callout_permissions = callout::DefaultTemplate();
+  // The spec's [tls] table.
+  TlsSource tls_source = TlsSource::kLocalCa;
+  /// kFiles: absolute paths of the server chain, its key and the CA clients trust.
+  std::string tls_cert_file, tls_key_file, tls_ca_file;
+  /// kLocalCa: lifetimes of the server certificate (reissued when a third of it is left) and,
+  /// when the CA is created, of its root and intermediate.
+  int64_t tls_cert_lifetime_h = 24 * 90;
+  int64_t tls_root_lifetime_h = 24 * 3650;
+  int64_t tls_intermediate_lifetime_h = 24 * 1825;
 };
 
 inline constexpr int kMaxCalloutReplicas = 16;
@@ -100,6 +127,11 @@ std::vector<std::string> ClientUrls(const StackLayout& layout);      ///< tls://
 std::vector<std::string> WebSocketUrls(const StackLayout& layout);   ///< wss://host:port
 std::vector<std::string> MonitoringUrls(const StackLayout& layout);  ///< http://host:port
 std::string SupervisorUrl(const StackLayout& layout);  ///< "http://127.0.0.1:9390"
+/// The server chain, its key and the trust root clients load: the operator's files with
+/// tls.source = "files", else certs/server.pem, certs/server.key and ca/root.pem.
+std::string ServerCertFile(const StackLayout& layout);
+std::string ServerKeyFile(const StackLayout& layout);
+std::string TrustedCaFile(const StackLayout& layout);
 
 /// What `natstack info --json` prints.
 nlohmann::json InfoJson(const StackLayout& layout);

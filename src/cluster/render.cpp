@@ -25,7 +25,6 @@ constexpr std::string_view kRoutesVar = "NATSTACK_ROUTES";
 constexpr std::string_view kCalloutHashVar = "NATSTACK_CALLOUT_PASSWORD_HASH";
 constexpr std::string_view kSysHashVar = "NATSTACK_SYS_PASSWORD_HASH";
 
-constexpr std::string_view kAuthAccount = "AUTH";
 constexpr std::string_view kSysAccount = "SYS";
 // Seconds a route or client has to finish the TLS handshake / route CONNECT.
 constexpr int kTlsTimeoutSeconds = 2;
@@ -266,6 +265,14 @@ Result<std::vector<ValidNode>> ValidateShape(const RenderInput& in) {
     return Invalid("jetstream_domain",
                    "\"" + (HasControlChars(in.jetstream_domain) ? std::string("?") : in.jetstream_domain) +
                        "\" must be 1-63 of [A-Za-z0-9_-]");
+  if (!IsSafeName(in.callout_account))
+    return Invalid("callout_account",
+                   "\"" + (HasControlChars(in.callout_account) ? std::string("?") : in.callout_account) +
+                       "\" must be 1-63 of [A-Za-z0-9_-]");
+  if (in.callout_account == kSysAccount)
+    return Invalid("callout_account", "\"SYS\" is the system account, which clients never join");
+  if (in.auth_timeout_s < 1 || in.auth_timeout_s > 60)
+    return Invalid("auth_timeout_s", std::to_string(in.auth_timeout_s) + " is not 1-60 seconds");
 
   std::map<std::string, std::string> origin_hosts;  // host -> field that named it first
   for (size_t i = 0; i < in.websocket_allowed_origins.size(); ++i) {
@@ -411,7 +418,7 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   c += "}\n";
   c += "\n";
   c += "accounts {\n";
-  c += "  " + std::string(kAuthAccount) + " {\n";
+  c += "  " + in.callout_account + " {\n";
   c += "    users: [\n";
   c += "      { user: " + QuoteConfigString(in.callout_user) + ", password: $" +
        std::string(kCalloutHashVar) + " }\n";
@@ -427,13 +434,21 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   c += "}\n";
   c += "system_account: " + QuoteConfigString(kSysAccount) + "\n";
   c += "\n";
+  c += "# Lame duck (SIGUSR2: `natstack node stop`, a systemd stop): take no new clients, tell\n";
+  c += "# connected ones to move, wait the grace period, then close the rest across the\n";
+  c += "# duration (at most one a second; 30 s is nats-server's minimum).\n";
+  c += "lame_duck_grace_period: \"2s\"\n";
+  c += "lame_duck_duration: \"30s\"\n";
+  c += "\n";
   c += "# Every client not in auth_users is authorized by the callout service. Changing this\n";
-  c += "# block cannot be reloaded: restart the node.\n";
+  c += "# block cannot be reloaded: restart the node. The timeout is how long a client has to\n";
+  c += "# be authorized, and so how long each callout request stays valid.\n";
   c += "authorization {\n";
+  c += "  timeout: " + std::to_string(in.auth_timeout_s) + "\n";
   c += "  auth_callout {\n";
   c += "    issuer: " + QuoteConfigString(in.issuer_account_public) + "\n";
   c += "    auth_users: " + QuotedList({in.callout_user, in.sys_user}) + "\n";
-  c += "    account: " + QuoteConfigString(kAuthAccount) + "\n";
+  c += "    account: " + QuoteConfigString(in.callout_account) + "\n";
   c += "    xkey: " + QuoteConfigString(in.callout_xkey_public) + "\n";
   c += "  }\n";
   c += "}\n";

@@ -69,6 +69,12 @@ struct RenderInput {
   int64_t jetstream_max_file = 1LL << 30;   ///< bytes
   /// JetStream domain ("" = none): 1-63 of [A-Za-z0-9_-].
   std::string jetstream_domain;
+  /// The account of the callout user, where the callout places clients (auth_callout.account):
+  /// 1-63 of [A-Za-z0-9_-], not "SYS" (the system account).
+  std::string callout_account = "AUTH";
+  /// authorization.timeout in seconds (1-60): the time a client has to be authorized, and so
+  /// the lifetime of each auth callout request.
+  int auth_timeout_s = 3;
 };
 
 struct RenderedNode {
@@ -82,12 +88,12 @@ struct RenderedNode {
 /// no nodes; a bad or duplicate node name; a bad host or port; two listeners (of any nodes) on
 /// the same host:port; a relative path; a key that is not an A.../X... public key; an empty or
 /// duplicate user name; a password hash that is not bcrypt; an empty route password; a
-/// malformed or duplicate-host allowed origin; non-positive JetStream limits; control
-/// characters in any string.
+/// malformed or duplicate-host allowed origin; non-positive JetStream limits; a bad callout
+/// account or auth timeout; control characters in any string.
 Result<std::vector<RenderedNode>> Render(const RenderInput& input);
 
 /// The checks of Render that a cluster spec decides (cluster name, nodes, hosts, ports, tags,
-/// allowed origins, JetStream settings), without keys, passwords or paths: for validating a
+/// allowed origins, JetStream settings, callout account, auth timeout), without keys, passwords or paths: for validating a
 /// spec before anything exists. Same messages as Render.
 Status CheckShape(const RenderInput& input);
 

@@ -1,8 +1,10 @@
 #include "cluster/stack.hpp"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 
 #include "core/base64.hpp"
 #include "core/file.hpp"
@@ -14,8 +16,6 @@
 
 namespace natstack::cluster {
 namespace {
-
-constexpr auto kRenewBefore = std::chrono::hours(24 * 30);
 
 /// Creates a secret file with `make()` when absent; returns its content either way.
 Result<std::string> EnsureSecret(const std::string& path, const std::function<std::string()>& make) {
@@ -58,13 +58,36 @@ CertificateNames RequiredCertificateNames(const StackLayout& layout) {
   names.dns.push_back(layout.endpoint_name);
   if (layout.endpoint_name != "localhost") names.dns.push_back("localhost");
   // nats.c checks the IP it dialled against the certificate when it fails over to a
-  // discovered server, so every node address must be an IP SAN.
-  for (const auto& n : layout.nodes)
-    if (std::find(names.ips.begin(), names.ips.end(), n.host) == names.ips.end())
-      names.ips.push_back(n.host);
+  // discovered server, so every node address must be an IP SAN (a node named by DNS, a DNS
+  // SAN).
+  for (const auto& n : layout.nodes) {
+    std::array<unsigned char, 16> addr{};
+    const bool ip = ::inet_pton(AF_INET, n.host.c_str(), addr.data()) == 1 ||
+                    ::inet_pton(AF_INET6, n.host.c_str(), addr.data()) == 1;
+    auto& list = ip ? names.ips : names.dns;
+    if (std::find(list.begin(), list.end(), n.host) == list.end()) list.push_back(n.host);
+  }
   for (const char* ip : {"127.0.0.1", "::1"})
     if (std::find(names.ips.begin(), names.ips.end(), ip) == names.ips.end()) names.ips.push_back(ip);
   return names;
+}
+
+RenderInput NodeRenderInput(const StackLayout& layout) {
+  RenderInput in;
+  in.cluster_name = layout.cluster_name;
+  in.nodes = layout.nodes;
+  in.state_dir = layout.state_dir;
+  in.cert_file = ServerCertFile(layout);
+  in.key_file = ServerKeyFile(layout);
+  in.websocket_allowed_origins = layout.websocket_allowed_origins;
+  in.websocket_same_origin = layout.websocket_same_origin;
+  in.websocket_compression = layout.websocket_compression;
+  in.jetstream_max_memory = layout.jetstream_max_memory;
+  in.jetstream_max_file = layout.jetstream_max_file;
+  in.jetstream_domain = layout.jetstream_domain;
+  in.callout_account = layout.callout_account;
+  in.auth_timeout_s = layout.callout_auth_timeout_s;
+  return in;
 }
 
 Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock,
@@ -103,50 +126,53 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   if (!idp) return Fail(idp.error().Wrap("development IdP key"));
   step("keys");
 
-  // Certificates: local CA, and a server certificate for every name clients may dial.
-  pki::CaOptions ca_options;
-  ca_options.dir = paths.CaDir();
-  ca_options.name = "natstack " + layout.cluster_name;
-  NATSTACK_ASSIGN_OR_RETURN(auto ca, pki::LocalCa::LoadOrCreate(ca_options, clock));
-  out.root_fingerprint = ca.RootFingerprintSha256();
-  const CertificateNames names = RequiredCertificateNames(layout);
-  bool reissue = true;
-  if (FileExists(paths.ServerCert()) && FileExists(paths.ServerKey())) {
-    auto pem = ReadFile(paths.ServerCert());
-    if (pem) {
-      auto info = pki::InspectCertificate(*pem);
-      reissue = !info || !Covers(*info, names) || info->not_after - clock.Now() < kRenewBefore;
+  // Certificates: the operator's files as they are (checked when the spec was parsed), or the
+  // local CA and a server certificate for every name clients may dial.
+  if (layout.tls_source == TlsSource::kFiles) {
+    NATSTACK_ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(layout.tls_ca_file));
+    auto ca_info = pki::InspectCertificate(ca_pem);
+    if (!ca_info) return Fail(ca_info.error().Wrap(layout.tls_ca_file));
+    out.root_fingerprint = ca_info->fingerprint_sha256;
+  } else {
+    pki::CaOptions ca_options;
+    ca_options.dir = paths.CaDir();
+    ca_options.name = "natstack " + layout.cluster_name;
+    ca_options.root_lifetime = std::chrono::hours(layout.tls_root_lifetime_h);
+    ca_options.intermediate_lifetime = std::chrono::hours(layout.tls_intermediate_lifetime_h);
+    NATSTACK_ASSIGN_OR_RETURN(auto ca, pki::LocalCa::LoadOrCreate(ca_options, clock));
+    out.root_fingerprint = ca.RootFingerprintSha256();
+    const CertificateNames names = RequiredCertificateNames(layout);
+    const std::chrono::hours lifetime(layout.tls_cert_lifetime_h);
+    // Reissued with a third of its life left (30 days of the default 90).
+    const auto renew_before = lifetime / 3;
+    bool reissue = true;
+    if (FileExists(paths.ServerCert()) && FileExists(paths.ServerKey())) {
+      auto pem = ReadFile(paths.ServerCert());
+      if (pem) {
+        auto info = pki::InspectCertificate(*pem);
+        reissue = !info || !Covers(*info, names) || info->not_after - clock.Now() < renew_before;
+      }
     }
-  }
-  if (reissue) {
-    pki::LeafOptions leaf;
-    leaf.common_name = layout.endpoint_name;
-    leaf.dns_names = names.dns;
-    leaf.ip_addresses = names.ips;
-    NATSTACK_ASSIGN_OR_RETURN(auto cert, ca.Issue(leaf));
-    NATSTACK_TRY(pki::WriteCertAndKey(cert, paths.ServerCert(), paths.ServerKey()));
-    out.certificate_reissued = true;
+    if (reissue) {
+      pki::LeafOptions leaf;
+      leaf.common_name = layout.endpoint_name;
+      leaf.dns_names = names.dns;
+      leaf.ip_addresses = names.ips;
+      leaf.lifetime = lifetime;
+      NATSTACK_ASSIGN_OR_RETURN(auto cert, ca.Issue(leaf));
+      NATSTACK_TRY(pki::WriteCertAndKey(cert, paths.ServerCert(), paths.ServerKey()));
+      out.certificate_reissued = true;
+    }
   }
   step("certificates");
 
   // Node configs: secrets only in the 0600 include files, never on a command line.
-  RenderInput in;
-  in.cluster_name = layout.cluster_name;
-  in.nodes = layout.nodes;
-  in.state_dir = layout.state_dir;
-  in.cert_file = paths.ServerCert();
-  in.key_file = paths.ServerKey();
+  RenderInput in = NodeRenderInput(layout);
   in.issuer_account_public = out.issuer_public;
   in.callout_xkey_public = out.xkey_public;
   NATSTACK_ASSIGN_OR_RETURN(in.callout_password_hash, BcryptHash(callout_password));
   NATSTACK_ASSIGN_OR_RETURN(in.sys_password_hash, BcryptHash(sys_password));
   in.route_password = route_password;
-  in.websocket_allowed_origins = layout.websocket_allowed_origins;
-  in.websocket_same_origin = layout.websocket_same_origin;
-  in.websocket_compression = layout.websocket_compression;
-  in.jetstream_max_memory = layout.jetstream_max_memory;
-  in.jetstream_max_file = layout.jetstream_max_file;
-  in.jetstream_domain = layout.jetstream_domain;
   NATSTACK_ASSIGN_OR_RETURN(auto rendered, Render(in));
   NATSTACK_TRY(WriteRendered(rendered, paths.NodesDir()));
   for (const auto& n : layout.nodes) NATSTACK_TRY(MakeDirs(paths.NodesDir() + "/" + n.name, 0700));
@@ -157,11 +183,12 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   c.servers = ClientUrls(layout);
   c.user = in.callout_user;
   c.password_file = paths.CalloutPassword();
-  c.ca_file = paths.RootCa();
+  c.ca_file = TrustedCaFile(layout);
   c.issuer_seed_file = paths.IssuerSeed();
   c.xkey_seed_file = paths.XKeySeed();
-  c.accounts = {"AUTH"};
-  c.default_account = "AUTH";
+  c.accounts = {layout.callout_account};
+  c.default_account = layout.callout_account;
+  c.max_user_ttl_s = layout.callout_max_user_ttl_s;
   c.http_listen = CalloutHttpListen(layout, 1);
   c.no_randomize = true;
   // The system account closes live connections of identities put on the deny-list.
@@ -173,9 +200,9 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   dev.issuer = IdpIssuerUrl(layout);
   dev.audiences = {layout.audience};
   c.issuers = {dev};
-  // A user's own subjects and reply inbox: it may subscribe there and answer its own requests
-  // there. No allow_responses: see PermissionTemplate::allow_responses.
-  c.templates["default"] = callout::DefaultTemplate();
+  // By default a user's own subjects and reply inbox: it may subscribe there and answer its own
+  // requests there. No allow_responses: see PermissionTemplate::allow_responses.
+  c.templates["default"] = layout.callout_permissions;
   if (!FileExists(paths.RevocationFile())) {
     NATSTACK_TRY(WriteFileAtomic(paths.RevocationFile(),
                                  "{\n  \"users\": [],\n  \"token_ids\": []\n}\n", 0600));

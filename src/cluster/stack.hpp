@@ -1,7 +1,9 @@
 #pragma once
 /// Prepares a stack's state directory: keys, local CA, server certificate, node configs and the
 /// callout's config. Idempotent: what exists is reused (keys, CA, a certificate that still
-/// covers the names and is not close to expiry); configs are rendered every time.
+/// covers the names and has more than a third of its lifetime left); configs are rendered
+/// every time. With tls.source = "files" no CA or certificate is made: the nodes and the
+/// callout use the operator's files where they are.
 
 #include <functional>
 #include <string>
@@ -25,6 +27,10 @@ struct PreparedStack {
 /// `step` is told what was done ("keys", "certificates", "configs") for progress output.
 Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock,
                                    const std::function<void(const std::string&)>& step);
+
+/// The renderer's input for `layout` without the keys and password hashes (PrepareStack adds
+/// them).
+RenderInput NodeRenderInput(const StackLayout& layout);
 
 /// The names and addresses the server certificate must cover for `layout`.
 struct CertificateNames {
