@@ -10,18 +10,24 @@
 
 #include "cli/commands.hpp"
 #include "cluster/layout.hpp"
+#include "cluster/spec.hpp"
 #include "cluster/supervisor.hpp"
 #include "core/file.hpp"
 
 namespace natstack::cli {
+
+void AddOpsCommands(CLI::App& app, Globals& g, Action& action);  // cmd_ops.cpp
+
 namespace {
 
 constexpr char kReadyMarker[] = "\x01natstack-ready";
 
 struct UpFlags {
   bool detach = false;
+  std::string spec;
   std::string addresses;
   std::string idp_listen;
+  std::string supervisor_listen;
   int timeout_s = 60;
   int callout_replicas = -1;  ///< -1: as remembered, else the default (2)
 };
@@ -39,12 +45,33 @@ std::vector<std::string> SplitCommas(const std::string& s) {
   return out;
 }
 
-/// The layout for this run: the state directory's remembered layout, else the embedded
-/// default; flags override either.
+/// "127.0.0.1:9400" into host and port; a loopback IPv4 address only (the embedded stack).
+Status ParseLoopbackHostPort(const std::string& flag, const std::string& text, std::string& host,
+                             int& port) {
+  const auto colon = text.rfind(':');
+  const std::string h = colon == std::string::npos ? "" : text.substr(0, colon);
+  const std::string port_text = colon == std::string::npos ? "" : text.substr(colon + 1);
+  in_addr addr{};
+  const bool port_ok = !port_text.empty() && port_text.size() <= 5 &&
+                       port_text.find_first_not_of("0123456789") == std::string::npos &&
+                       std::stoi(port_text) > 0 && std::stoi(port_text) <= 65535;
+  if (!port_ok || ::inet_pton(AF_INET, h.c_str(), &addr) != 1 || (ntohl(addr.s_addr) >> 24) != 127)
+    return Fail(Code::kInvalidArgument, flag + ": expected a loopback IPv4 HOST:PORT such as "
+                                               "127.0.0.1:9400, got '" + text + "'");
+  host = h;
+  port = std::stoi(port_text);
+  return Ok();
+}
+
+/// The layout for this run: the --spec file, else the state directory's remembered layout,
+/// else the embedded default; flags override any of them.
 Result<cluster::StackLayout> ResolveLayout(const Globals& g, const UpFlags& f) {
   const std::string dir = g.StateDir();
   cluster::StackLayout layout;
-  if (auto saved = cluster::LoadLayout(dir); saved) {
+  if (!f.spec.empty()) {
+    // A spec describes the whole stack: it replaces what the state directory remembers.
+    NATSTACK_ASSIGN_OR_RETURN(layout, cluster::LoadSpecFile(f.spec, dir, cluster::SpecUse::kLocal));
+  } else if (auto saved = cluster::LoadLayout(dir); saved) {
     layout = std::move(*saved);
   } else if (saved.error().code == Code::kNotFound) {
     layout = cluster::DefaultLayout(dir);
@@ -52,20 +79,11 @@ Result<cluster::StackLayout> ResolveLayout(const Globals& g, const UpFlags& f) {
     return Fail(saved.error());
   }
   if (!f.addresses.empty()) NATSTACK_TRY(cluster::SetNodeAddresses(layout, SplitCommas(f.addresses)));
-  if (!f.idp_listen.empty()) {
-    const auto colon = f.idp_listen.rfind(':');
-    const std::string host = colon == std::string::npos ? "" : f.idp_listen.substr(0, colon);
-    const std::string port_text = colon == std::string::npos ? "" : f.idp_listen.substr(colon + 1);
-    in_addr addr{};
-    const bool port_ok = !port_text.empty() && port_text.size() <= 5 &&
-                         port_text.find_first_not_of("0123456789") == std::string::npos &&
-                         std::stoi(port_text) > 0 && std::stoi(port_text) <= 65535;
-    if (!port_ok || ::inet_pton(AF_INET, host.c_str(), &addr) != 1 ||
-        (ntohl(addr.s_addr) >> 24) != 127)
-      return Fail(Code::kInvalidArgument, "--idp-listen: expected a loopback IPv4 HOST:PORT such as "
-                                          "127.0.0.1:9400, got '" + f.idp_listen + "'");
-    layout.idp_host = host;
-    layout.idp_port = std::stoi(port_text);
+  if (!f.idp_listen.empty())
+    NATSTACK_TRY(ParseLoopbackHostPort("--idp-listen", f.idp_listen, layout.idp_host, layout.idp_port));
+  if (!f.supervisor_listen.empty()) {
+    NATSTACK_TRY(ParseLoopbackHostPort("--supervisor-listen", f.supervisor_listen,
+                                       layout.supervisor_host, layout.supervisor_port));
   }
   if (f.callout_replicas >= 0) layout.callout_replicas = f.callout_replicas;
   if (layout.idp_port + layout.callout_replicas > 65535)
@@ -159,9 +177,14 @@ void AddUpCommands(CLI::App& app, Globals& g, Action& action) {
       "up", "Start the stack (3 nats-server nodes, auth callout, development IdP) and stay in the "
             "foreground until Ctrl-C");
   up->add_flag("--detach,-d", flags->detach, "Return once the stack is ready; stop it with `down`");
+  up->add_option("--spec", flags->spec,
+                 "A cluster spec (TOML, docs/spec.md) to run instead of the embedded default "
+                 "(`natstack config default` prints that one)");
   up->add_option("--addresses", flags->addresses,
                  "Comma-separated loopback addresses, one node each (default 127.0.1.1,127.0.1.2,127.0.1.3)");
   up->add_option("--idp-listen", flags->idp_listen, "HOST:PORT of the development IdP (default 127.0.0.1:9400)");
+  up->add_option("--supervisor-listen", flags->supervisor_listen,
+                 "HOST:PORT of the supervisor's status and control endpoint (default 127.0.0.1:9390)");
   up->add_option("--callout-replicas", flags->callout_replicas,
                  "Auth callout replicas in one queue group, each connected to a different node "
                  "first (default 2; 0 = start none, bring your own `natstack callout serve`)")
@@ -192,6 +215,8 @@ void AddUpCommands(CLI::App& app, Globals& g, Action& action) {
   down->callback([&g, &action] {
     action = [&g] { return cluster::RunDown(g.StateDir(), std::chrono::seconds(60)); };
   });
+
+  AddOpsCommands(app, g, action);
 
   auto json = std::make_shared<bool>(false);
   CLI::App* info = app.add_subcommand("info", "Print the stack's URLs and files");

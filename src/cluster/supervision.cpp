@@ -314,20 +314,21 @@ Status Supervision::Tick() {
   return first_error;
 }
 
-Status Supervision::Stop(const std::string& name) {
+Status Supervision::Stop(const std::string& name, std::optional<int> signal) {
   Part* p = Find(name);
   if (p == nullptr) return Fail(Code::kNotFound, "there is no part named " + name);
   p->restart_after_stop = false;
   switch (p->state) {
     case PartState::kStarting:
     case PartState::kRunning: {
-      p->process->Signal(p->spec.stop_signal);
+      const int sig = signal.value_or(p->spec.stop_signal);
+      p->process->Signal(sig);
       p->stop_deadline = clock_.Monotonic() + p->spec.stop_grace;
       p->killed = false;
       EnterState(*p, PartState::kStopping);
       Event(*p,
-            std::string("stopping (") + (p->spec.stop_signal == SIGUSR2 ? "lame duck, " : "") +
-                "signal " + std::to_string(p->spec.stop_signal) + ")",
+            std::string("stopping (") + (sig == SIGUSR2 ? "lame duck, " : "") + "signal " +
+                std::to_string(sig) + ")",
             false);
       return Ok();
     }
@@ -367,7 +368,7 @@ bool Supervision::AllStopped(const std::vector<std::string>& names) const {
   return true;
 }
 
-void Supervision::StopAll(const std::vector<std::vector<std::string>>& order) {
+void Supervision::StopAll(const std::vector<std::vector<std::string>>& order, bool graceful) {
   stopping_all_ = true;
   std::vector<std::vector<std::string>> groups = order;
   std::vector<std::string> rest;
@@ -378,7 +379,8 @@ void Supervision::StopAll(const std::vector<std::vector<std::string>>& order) {
   }
   if (!rest.empty()) groups.push_back(rest);
   for (const auto& group : groups) {
-    for (const auto& name : group) (void)Stop(name);
+    for (const auto& name : group)
+      (void)Stop(name, graceful ? std::nullopt : std::optional<int>(SIGTERM));
     // Bounded: every stopping part is killed at its grace's end and reaped right after.
     const auto give_up = clock_.Monotonic() + std::chrono::minutes(10);
     while (!AllStopped(group) && clock_.Monotonic() < give_up) {

@@ -154,13 +154,15 @@ class Supervision {
   /// Before Arm(): the first part that exited or failed to start, with its log's last lines.
   Status Tick();
 
-  /// Graceful stop of one part (its stop_signal, SIGKILL after its grace); no restart.
-  Status Stop(const std::string& name);
+  /// Graceful stop of one part (its stop_signal, or `signal` when given; SIGKILL after its
+  /// grace); no restart.
+  Status Stop(const std::string& name, std::optional<int> signal = std::nullopt);
   /// Stop then start again once it has exited (`natstack node restart`).
   Status Restart(const std::string& name);
   /// Stops parts in the given groups, one group after another (each group together); waits,
   /// ticking, until all have exited or been killed. Parts not named are stopped last.
-  void StopAll(const std::vector<std::vector<std::string>>& order = {});
+  /// `graceful` false: SIGTERM for every part instead of its stop_signal.
+  void StopAll(const std::vector<std::vector<std::string>>& order = {}, bool graceful = true);
 
   bool IsReady(const std::string& name) const;  ///< running
   bool Has(const std::string& name) const;

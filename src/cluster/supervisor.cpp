@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -21,7 +25,14 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/crypto.h>
+
 #include "cluster/process.hpp"
+#include "cluster/status.hpp"
+#include "cluster/supervision.hpp"
+#include "core/base64.hpp"
+#include "crypto/random.hpp"
+#include "http/server.hpp"
 #include "cluster/stack.hpp"
 #include "core/clock.hpp"
 #include "core/file.hpp"
@@ -34,6 +45,10 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 constexpr auto kPoll = std::chrono::milliseconds(50);
+/// A node in lame duck waits its grace period (lame_duck_grace_period, rendered 2 s), then
+/// closes its clients at most one a second across lame_duck_duration (30 s, nats-server's
+/// minimum); it is killed only past that.
+constexpr auto kNodeStopGrace = std::chrono::seconds(40);
 
 /// Prints "[  1.23s] message" lines, measured from construction.
 class Progress {
@@ -49,14 +64,6 @@ class Progress {
 
  private:
   Steady::time_point start_;
-};
-
-/// A started part of the stack: name, process, log.
-struct Part {
-  std::string name;
-  std::string log;
-  ChildProcess process;
-  bool reported_exit = false;
 };
 
 /// An interrupting signal that arrived (without waiting), or 0.
@@ -105,25 +112,81 @@ class StateLock {
   int fd_;
 };
 
+/// Health checks over HTTP: a 200 answer within a second is healthy.
+class HttpHealthProbe final : public HealthProbe {
+ public:
+  explicit HttpHealthProbe(http::Client& http) : http_(http) {}
+  Status Check(const std::string& url) override {
+    http::RequestOptions ro;
+    ro.timeout = std::chrono::seconds(1);
+    auto r = http_.Get(url, ro);
+    if (!r) return Fail(Code::kUnavailable, r.error().message);
+    if (r->status != 200) return Fail(Code::kUnavailable, "HTTP " + std::to_string(r->status));
+    return Ok();
+  }
+
+ private:
+  http::Client& http_;
+};
+
+/// A change asked for through the control endpoint, carried out by the main loop.
+struct Command {
+  std::string action;  ///< "start", "stop", "restart"
+  std::string part;
+  std::promise<Status> done;
+};
+
+/// Callout admissions over time, sampled by the main loop (for the admission rate).
+struct CalloutSample {
+  Steady::time_point at;
+  CalloutCounts counts;
+};
+
 class Supervisor {
  public:
   explicit Supervisor(const UpOptions& options)
-      : options_(options), layout_(options.layout), paths_(layout_.state_dir) {}
+      : options_(options),
+        layout_(options.layout),
+        paths_(layout_.state_dir),
+        probe_(http_),
+        supervision_(runner_, probe_, clock_, Policy(options),
+                     [this](const PartEvent& e) { OnEvent(e); }) {}
 
   int Run();
 
  private:
+  static SupervisionPolicy Policy(const UpOptions& options) {
+    SupervisionPolicy policy;
+    policy.start_timeout = options.ready_timeout;
+    return policy;
+  }
   Status Start();
-  Status StartPart(const std::string& name, std::vector<std::string> argv,
-                   bool ready_pipe = false);
-  Status WaitReady(const std::string& name, Steady::time_point deadline);
-  Status CheckParts();
-  Status WaitHealthy(const std::string& what, const std::string& url, Steady::time_point deadline);
+  Status AddParts(const std::string& nats_server);
+  Status Launch(const std::vector<std::string>& names);
+  Status WaitParts(const std::vector<std::string>& names, Steady::time_point deadline);
+  Status Round();
   Status WaitRoutes(Steady::time_point deadline);
   Status WaitAdmitted(Steady::time_point deadline);
+  Status StartControl();
   void PrintReady() const;
   void Watch();
   void StopAll();
+  void OnEvent(const PartEvent& e);
+  void Publish();
+  void RunCommands();
+  void SampleCallouts();
+  http::Response HandleStatus();
+  http::Response HandleCommand(const http::Request& request);
+  std::vector<std::string> NodeNames() const {
+    std::vector<std::string> out;
+    for (const auto& n : layout_.nodes) out.push_back(n.name);
+    return out;
+  }
+  std::vector<std::string> CalloutNames() const {
+    std::vector<std::string> out;
+    for (int i = 1; i <= layout_.callout_replicas; ++i) out.push_back(CalloutPartName(i));
+    return out;
+  }
   Status Interrupted() {
     if (const int sig = PendingSignal(std::chrono::milliseconds(0)); sig != 0) {
       interrupted_ = true;
@@ -138,90 +201,119 @@ class Supervisor {
   Progress progress_;
   SystemClock clock_;
   http::CurlClient http_;
-  std::vector<std::unique_ptr<Part>> parts_;
+  ChildProcessRunner runner_;
+  HttpHealthProbe probe_;
+  Supervision supervision_;
   bool interrupted_ = false;
+  std::string control_token_;
+  std::unique_ptr<http::Server> control_;
+  Steady::time_point next_sample_{};
+  const Steady::time_point started_ = Steady::now();
+
+  // Shared with the control endpoint's threads.
+  std::mutex mu_;
+  nlohmann::json parts_json_ = nlohmann::json::array();
+  nlohmann::json events_json_ = nlohmann::json::array();
+  std::string phase_ = "starting";
+  std::deque<std::shared_ptr<Command>> commands_;
+  std::map<std::string, std::deque<CalloutSample>> callout_samples_;
 };
 
-Status Supervisor::StartPart(const std::string& name, std::vector<std::string> argv,
-                             bool ready_pipe) {
-  SpawnOptions so;
-  so.ready_pipe = ready_pipe;
-  // One log per run (the previous one kept as .1), so a failure's tail is this run's.
-  const std::string log = paths_.Log(name);
-  if (FileExists(log)) ::rename(log.c_str(), (log + ".1").c_str());
-  so.argv = std::move(argv);
-  so.log_file = paths_.Log(name);
-  so.working_dir = paths_.dir();
-  auto child = ChildProcess::Spawn(so);
-  if (!child) return Fail(child.error().Wrap("starting " + name));
-  parts_.push_back(std::make_unique<Part>(Part{name, so.log_file, std::move(*child)}));
+void Supervisor::OnEvent(const PartEvent& e) {
+  progress_.Step((e.warning ? "warning: " : "") + e.part + ": " + e.message);
+}
+
+Status Supervisor::AddParts(const std::string& nats_server) {
+  auto part = [this](const std::string& name, const std::string& kind,
+                     std::vector<std::string> argv, const std::string& health, bool ready_pipe) {
+    PartSpec spec;
+    spec.name = name;
+    spec.kind = kind;
+    // One log per run (the previous one kept as .1), so a failure's tail is this run's;
+    // restarts within the run append to it.
+    const std::string log = paths_.Log(name);
+    if (FileExists(log)) ::rename(log.c_str(), (log + ".1").c_str());
+    spec.spawn.argv = std::move(argv);
+    spec.spawn.log_file = log;
+    spec.spawn.working_dir = paths_.dir();
+    spec.spawn.ready_pipe = ready_pipe;
+    spec.health_url = health;
+    return spec;
+  };
+  NATSTACK_TRY(supervision_.Add(part("idp", "idp",
+                                     {options_.self_exe, "idp", "serve", "--state-dir", paths_.dir()},
+                                     IdpIssuerUrl(layout_) + "healthz", false)));
+  for (const auto& n : layout_.nodes) {
+    PartSpec spec = part(n.name, "node", {nats_server, "-c", paths_.NodeConfig(n.name)},
+                         "http://" + n.host + ":" + std::to_string(n.monitor_port) +
+                             "/healthz?js-enabled-only=true",
+                         false);
+    // Lame duck: the node stops taking clients, tells them to move, then closes the rest
+    // (grace period, then at most one client a second); SIGKILL only past that.
+    spec.stop_signal = SIGUSR2;
+    spec.stop_grace = kNodeStopGrace;
+    NATSTACK_TRY(supervision_.Add(std::move(spec)));
+  }
+  for (int i = 1; i <= layout_.callout_replicas; ++i) {
+    PartSpec spec = part(CalloutPartName(i), "callout",
+                         {options_.self_exe, "callout", "serve", "--config", paths_.CalloutConfig(i)},
+                         "http://" + CalloutHttpListen(layout_, i) + "/healthz", true);
+    spec.stop_grace = std::chrono::seconds(5);
+    NATSTACK_TRY(supervision_.Add(std::move(spec)));
+  }
   return Ok();
 }
 
-Status Supervisor::WaitReady(const std::string& name, Steady::time_point deadline) {
-  for (auto& p : parts_) {
-    if (p->name != name) continue;
-    while (Steady::now() < deadline) {
-      NATSTACK_TRY(Interrupted());
-      if (p->process.WaitReady(std::chrono::milliseconds(100))) return Ok();
-      NATSTACK_TRY(CheckParts());
-    }
-    return Fail(Code::kDeadlineExceeded, name + " did not report ready (see " + p->log + ")");
-  }
-  return Fail(Code::kInternal, "no part named " + name);
-}
-
-Status Supervisor::CheckParts() {
-  for (auto& p : parts_) {
-    if (auto exit = p->process.ExitDescription(); exit) {
-      std::string tail = TailOfFile(p->log, 3);
-      return Fail(Code::kFailedPrecondition, p->name + " " + *exit + " (log " + p->log + ")" +
-                                                 (tail.empty() ? "" : ":\n" + tail));
-    }
-  }
+Status Supervisor::Launch(const std::vector<std::string>& names) {
+  for (const auto& name : names) NATSTACK_TRY(supervision_.Launch(name));
   return Ok();
 }
 
-Status Supervisor::WaitHealthy(const std::string& what, const std::string& url,
-                               Steady::time_point deadline) {
-  http::RequestOptions ro;
-  ro.timeout = std::chrono::milliseconds(500);
-  std::string last = "no answer";
-  while (Steady::now() < deadline) {
+/// One round of the main loop: the parts, the control endpoint's commands, its snapshot.
+Status Supervisor::Round() {
+  auto ticked = supervision_.Tick();
+  RunCommands();
+  Publish();
+  return ticked;
+}
+
+Status Supervisor::WaitParts(const std::vector<std::string>& names, Steady::time_point deadline) {
+  auto next_note = Steady::now() + std::chrono::seconds(3);
+  for (;;) {
     NATSTACK_TRY(Interrupted());
-    NATSTACK_TRY(CheckParts());
-    auto r = http_.Get(url, ro);
-    if (r && r->status == 200) return Ok();
-    last = r ? "HTTP " + std::to_string(r->status) : r.error().message;
+    NATSTACK_TRY(Round());
+    std::string waiting;
+    for (const auto& name : names) {
+      if (supervision_.IsReady(name)) continue;
+      const auto st = supervision_.StatusOf(name);
+      waiting += (waiting.empty() ? "" : ", ") + name +
+                 (st && !st->last_check_error.empty() ? " (" + st->last_check_error + ")" : "");
+    }
+    if (waiting.empty()) return Ok();
+    if (Steady::now() >= deadline)
+      return Fail(Code::kDeadlineExceeded, "not ready within " +
+                                               std::to_string(options_.ready_timeout.count()) +
+                                               "s: waiting for " + waiting + " (logs in " +
+                                               paths_.LogsDir() + ")");
+    if (Steady::now() >= next_note) {
+      progress_.Step("waiting for " + waiting);
+      next_note += std::chrono::seconds(5);
+    }
     std::this_thread::sleep_for(kPoll);
   }
-  return Fail(Code::kDeadlineExceeded, what + " did not become healthy at " + url + ": " + last);
 }
 
 // /healthz stays OK while a route pair is missing (field notes), so the mesh is checked on
 // /routez: every node must have a route to every other node, by name.
 Status Supervisor::WaitRoutes(Steady::time_point deadline) {
-  http::RequestOptions ro;
-  ro.timeout = std::chrono::milliseconds(500);
   for (const auto& n : layout_.nodes) {
-    const std::string url =
-        "http://" + n.host + ":" + std::to_string(n.monitor_port) + "/routez";
-    std::string missing;
     for (;;) {
       NATSTACK_TRY(Interrupted());
-      NATSTACK_TRY(CheckParts());
-      missing.clear();
-      auto r = http_.Get(url, ro);
-      const auto doc = r && r->status == 200 ? nlohmann::json::parse(r->body, nullptr, false)
-                                             : nlohmann::json();
-      std::set<std::string> peers;
-      if (doc.is_object() && doc.contains("routes") && doc["routes"].is_array()) {
-        for (const auto& route : doc["routes"])
-          if (route.is_object() && route.contains("remote_name") && route["remote_name"].is_string())
-            peers.insert(route["remote_name"].get<std::string>());
-      }
+      NATSTACK_TRY(Round());
+      auto peers = RoutePeers(http_, n);
+      std::string missing;
       for (const auto& other : layout_.nodes)
-        if (other.name != n.name && peers.count(other.name) == 0)
+        if (other.name != n.name && (!peers || peers->count(other.name) == 0))
           missing += (missing.empty() ? "" : ", ") + other.name;
       if (missing.empty()) break;
       if (Steady::now() >= deadline)
@@ -241,7 +333,7 @@ Status Supervisor::WaitAdmitted(Steady::time_point deadline) {
     std::string last;
     for (;;) {
       NATSTACK_TRY(Interrupted());
-      NATSTACK_TRY(CheckParts());
+      NATSTACK_TRY(Round());
       if (Steady::now() >= deadline)
         return Fail(Code::kDeadlineExceeded, "a probe client was not admitted through " + url +
                                                  ": " + last + " (see " + paths_.Log(CalloutPartName(1)) +
@@ -250,7 +342,7 @@ Status Supervisor::WaitAdmitted(Steady::time_point deadline) {
       co.servers = {url};
       co.name = "natstack-probe";
       co.token = issuer->Mint("natstack-probe", std::chrono::seconds(60), clock_);
-      co.ca_file = paths_.RootCa();
+      co.ca_file = TrustedCaFile(layout_);
       co.allow_reconnect = false;
       co.ignore_discovered_servers = true;  // this node, not one it gossips about
       co.timeout = std::chrono::seconds(4);
@@ -261,6 +353,205 @@ Status Supervisor::WaitAdmitted(Steady::time_point deadline) {
     }
   }
   return Ok();
+}
+
+Status Supervisor::StartControl() {
+  // The token authorizes changes (restart, stop); reading status needs none. Made once per
+  // state directory, 0600.
+  if (auto token = ReadSecretValue(paths_.ControlToken()); token && !token->empty()) {
+    control_token_ = *token;
+  } else {
+    unsigned char raw[24];
+    crypto::RandomBytes(raw, sizeof raw);
+    control_token_ = Base64UrlEncode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+    NATSTACK_TRY(MakeDirs(paths_.KeysDir(), 0700));
+    NATSTACK_TRY(WriteFileAtomic(paths_.ControlToken(), control_token_ + "\n", 0600));
+  }
+  http::ServerOptions so;
+  so.host = layout_.supervisor_host;
+  so.port = static_cast<uint16_t>(layout_.supervisor_port);
+  so.max_request_body_bytes = 4096;
+  control_ = std::make_unique<http::Server>(so);
+  control_->Get("/healthz", [](const http::Request&) { return http::Text(200, "ok\n"); });
+  control_->Get("/v1/status", [this](const http::Request&) { return HandleStatus(); });
+  control_->Post("/v1/parts/*", [this](const http::Request& r) { return HandleCommand(r); });
+  NATSTACK_TRY(control_->Start());
+  return Ok();
+}
+
+void Supervisor::Publish() {
+  nlohmann::json parts = nlohmann::json::array();
+  const auto now = Steady::now();
+  for (const auto& p : supervision_.Snapshot()) {
+    parts.push_back({{"name", p.name},
+                     {"kind", p.kind},
+                     {"state", PartStateName(p.state)},
+                     {"pid", p.pid},
+                     {"healthy", p.healthy},
+                     {"restarts", p.restarts},
+                     {"crashes_in_a_row", p.crashes_in_a_row},
+                     {"last_exit", p.last_exit},
+                     {"last_check_error", p.last_check_error},
+                     {"log", p.log_file},
+                     {"state_seconds", std::chrono::duration<double>(now - p.since).count()}});
+  }
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& e : supervision_.Events()) {
+    events.push_back({{"at", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 e.at.time_since_epoch())
+                                     .count() /
+                                 1000.0},
+                      {"part", e.part},
+                      {"message", e.message},
+                      {"warning", e.warning}});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  parts_json_ = std::move(parts);
+  events_json_ = std::move(events);
+}
+
+void Supervisor::RunCommands() {
+  std::deque<std::shared_ptr<Command>> commands;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    commands.swap(commands_);
+  }
+  for (auto& c : commands) {
+    Status done = Ok();
+    if (!supervision_.Has(c->part)) {
+      done = Fail(Code::kNotFound, "there is no part named " + c->part);
+    } else if (c->action == "start") {
+      done = supervision_.Launch(c->part);
+    } else if (c->action == "stop") {
+      done = supervision_.Stop(c->part);
+    } else if (c->action == "restart") {
+      done = supervision_.Restart(c->part);
+    } else {
+      done = Fail(Code::kInvalidArgument, "unknown action " + c->action);
+    }
+    if (done) progress_.Step("control: " + c->action + " " + c->part);
+    c->done.set_value(done);
+  }
+}
+
+http::Response Supervisor::HandleCommand(const http::Request& request) {
+  auto error = [](int status, const std::string& message) {
+    return http::Json(status, nlohmann::json{{"ok", false}, {"error", message}}.dump() + "\n");
+  };
+  const auto auth = request.headers.find("authorization");
+  const std::string expected = "Bearer " + control_token_;
+  if (auth == request.headers.end() || auth->second.size() != expected.size() ||
+      CRYPTO_memcmp(auth->second.data(), expected.data(), expected.size()) != 0)
+    return error(401, "changes need the control token (" + paths_.ControlToken() + ")");
+  // /v1/parts/NAME/ACTION
+  const std::string rest = request.path.substr(std::string("/v1/parts/").size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string::npos || rest.find('/', slash + 1) != std::string::npos)
+    return error(404, "expected /v1/parts/NAME/(start|stop|restart)");
+  auto command = std::make_shared<Command>();
+  command->part = rest.substr(0, slash);
+  command->action = rest.substr(slash + 1);
+  if (command->action != "start" && command->action != "stop" && command->action != "restart")
+    return error(404, "unknown action '" + command->action.substr(0, 32) + "' (start, stop, restart)");
+  auto done = command->done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (phase_ != "running") return error(409, "the stack is " + phase_);
+    commands_.push_back(command);
+  }
+  if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return error(503, "the supervisor did not take the command in time");
+  const Status st = done.get();
+  if (!st) {
+    const int status = st.error().code == Code::kNotFound ? 404
+                       : st.error().code == Code::kFailedPrecondition ? 409
+                                                                       : 500;
+    return error(status, st.error().message);
+  }
+  return http::Json(200, nlohmann::json{{"ok", true}, {"part", command->part},
+                                         {"action", command->action}}.dump() + "\n");
+}
+
+void Supervisor::SampleCallouts() {
+  if (Steady::now() < next_sample_) return;
+  next_sample_ = Steady::now() + std::chrono::seconds(5);
+  http::RequestOptions ro;
+  ro.timeout = std::chrono::milliseconds(500);
+  for (int i = 1; i <= layout_.callout_replicas; ++i) {
+    auto r = http_.Get("http://" + CalloutHttpListen(layout_, i) + "/metrics", ro);
+    if (!r || r->status != 200) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& samples = callout_samples_[CalloutPartName(i)];
+    samples.push_back({Steady::now(), ParseCalloutMetrics(r->body)});
+    while (samples.size() > 13) samples.pop_front();  // about a minute
+  }
+}
+
+http::Response Supervisor::HandleStatus() {
+  nlohmann::json doc;
+  nlohmann::json parts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    parts = parts_json_;
+    doc["events"] = events_json_;
+    doc["phase"] = phase_;
+  }
+  auto part_of = [&](const std::string& name) -> nlohmann::json {
+    for (const auto& p : parts)
+      if (p["name"] == name) return p;
+    return nlohmann::json::object();
+  };
+  doc["cluster"] = layout_.cluster_name;
+  doc["state_dir"] = paths_.dir();
+  doc["supervisor"] = {{"pid", ::getpid()},
+                       {"uptime_seconds",
+                        std::chrono::duration<double>(Steady::now() - started_).count()}};
+  doc["parts"] = parts;
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& n : layout_.nodes) {
+    nlohmann::json node = LiveNodeStatus(http_, n, layout_.endpoint_name);
+    const auto p = part_of(n.name);
+    node["state"] = p.value("state", "unknown");
+    node["healthy"] = p.value("healthy", false);
+    node["pid"] = p.value("pid", -1);
+    node["restarts"] = p.value("restarts", 0);
+    node["expected_routes"] = layout_.nodes.size() - 1;
+    nodes.push_back(std::move(node));
+  }
+  doc["nodes"] = nodes;
+  nlohmann::json callouts = nlohmann::json::array();
+  for (int i = 1; i <= layout_.callout_replicas; ++i) {
+    const std::string name = CalloutPartName(i);
+    const auto p = part_of(name);
+    nlohmann::json c = {{"name", name},
+                        {"metrics", "http://" + CalloutHttpListen(layout_, i) + "/metrics"},
+                        {"state", p.value("state", "unknown")},
+                        {"healthy", p.value("healthy", false)},
+                        {"pid", p.value("pid", -1)},
+                        {"restarts", p.value("restarts", 0)}};
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto& samples = callout_samples_[name];
+    if (!samples.empty()) {
+      c["admitted_total"] = samples.back().counts.admitted;
+      c["refused_total"] = samples.back().counts.refused;
+      c["dropped_total"] = samples.back().counts.dropped;
+      if (samples.size() >= 2) {
+        const double dt =
+            std::chrono::duration<double>(samples.back().at - samples.front().at).count();
+        c["admissions_per_second"] =
+            dt > 0 ? (samples.back().counts.admitted - samples.front().counts.admitted) / dt : 0.0;
+      }
+    }
+    callouts.push_back(std::move(c));
+  }
+  doc["callouts"] = callouts;
+  const auto idp = part_of("idp");
+  doc["idp"] = {{"url", IdpIssuerUrl(layout_)},
+                {"state", idp.value("state", "unknown")},
+                {"healthy", idp.value("healthy", false)}};
+  // The public record arrives with the DNS sidecar; until then there is none to compare.
+  doc["dns"] = {{"configured", false}};
+  return http::Json(200, doc.dump(2) + "\n");
 }
 
 Status Supervisor::Start() {
@@ -278,6 +569,8 @@ Status Supervisor::Start() {
                                    std::to_string(i) + ")",
                                "--idp-listen"));
   }
+  NATSTACK_TRY(CheckPortFree(layout_.supervisor_host, layout_.supervisor_port,
+                             "supervisor status port", "--supervisor-listen"));
   for (const auto& n : layout_.nodes)
     for (int port : {n.client_port, n.cluster_port, n.monitor_port, n.websocket_port})
       if (n.host == layout_.idp_host && port == layout_.idp_port)
@@ -289,20 +582,16 @@ Status Supervisor::Start() {
   });
   if (!prepared) return Fail(prepared.error());
   NATSTACK_TRY(Interrupted());
+  NATSTACK_TRY(StartControl());
+  NATSTACK_TRY(AddParts(nats_server));
 
   const auto deadline = Steady::now() + options_.ready_timeout;
-  NATSTACK_TRY(StartPart("idp", {options_.self_exe, "idp", "serve", "--state-dir", paths_.dir()}));
-  for (const auto& n : layout_.nodes)
-    NATSTACK_TRY(StartPart(n.name, {nats_server, "-c", paths_.NodeConfig(n.name)}));
-  progress_.Step("started idp and " + std::to_string(layout_.nodes.size()) + " nodes (" +
+  progress_.Step("starting idp and " + std::to_string(layout_.nodes.size()) + " nodes (" +
                  nats_server + ")");
-  NATSTACK_TRY(WaitHealthy("idp", IdpIssuerUrl(layout_) + "healthz", deadline));
-  for (const auto& n : layout_.nodes) {
-    NATSTACK_TRY(WaitHealthy(n.name, "http://" + n.host + ":" + std::to_string(n.monitor_port) +
-                                         "/healthz?js-enabled-only=true",
-                             deadline));
-  }
-  progress_.Step("idp and nodes healthy");
+  std::vector<std::string> first = NodeNames();
+  first.insert(first.begin(), "idp");
+  NATSTACK_TRY(Launch(first));
+  NATSTACK_TRY(WaitParts(first, deadline));
   NATSTACK_TRY(WaitRoutes(deadline));
   progress_.Step("routes form a full mesh");
   if (layout_.callout_replicas == 0) {
@@ -311,15 +600,8 @@ Status Supervisor::Start() {
     return Ok();
   }
   // Replicas start together; each connects to a different node first.
-  for (int i = 1; i <= layout_.callout_replicas; ++i) {
-    NATSTACK_TRY(StartPart(CalloutPartName(i),
-                           {options_.self_exe, "callout", "serve", "--config",
-                            paths_.CalloutConfig(i)},
-                           /*ready_pipe=*/true));
-  }
-  for (int i = 1; i <= layout_.callout_replicas; ++i)
-    NATSTACK_TRY(WaitReady(CalloutPartName(i), deadline));
-  progress_.Step(std::to_string(layout_.callout_replicas) + " callout replica(s) subscribed");
+  NATSTACK_TRY(Launch(CalloutNames()));
+  NATSTACK_TRY(WaitParts(CalloutNames(), deadline));
   NATSTACK_TRY(WaitAdmitted(deadline));
   progress_.Step("callout admitted a probe client through every node");
   return Ok();
@@ -334,7 +616,6 @@ std::string ShellQuote(const std::string& text) {
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
-
 void Supervisor::PrintReady() const {
   auto join = [](const std::vector<std::string>& v) {
     std::string s;
@@ -365,7 +646,7 @@ void Supervisor::PrintReady() const {
       "  Stop with %s.\n",
       progress_.Seconds(), layout_.nodes.size(), join(ClientUrls(layout_)).c_str(),
       join(WebSocketUrls(layout_)).c_str(), join(MonitoringUrls(layout_)).c_str(),
-      paths_.RootCa().c_str(), IdpIssuerUrl(layout_).c_str(), layout_.audience.c_str(),
+      TrustedCaFile(layout_).c_str(), IdpIssuerUrl(layout_).c_str(), layout_.audience.c_str(),
       callouts.c_str(),
       paths_.LogsDir().c_str(), (exe + sd).c_str(), exe.c_str(), sd.c_str(), (exe + sd).c_str(),
       exe.c_str(), sd.c_str(),
@@ -376,34 +657,28 @@ void Supervisor::PrintReady() const {
 
 void Supervisor::Watch() {
   for (;;) {
-    const int sig = PendingSignal(std::chrono::milliseconds(250));
+    const int sig = PendingSignal(std::chrono::milliseconds(100));
     if (sig != 0) {
       progress_.Step(std::string("received ") + strsignal(sig) + ", stopping");
       return;
     }
-    for (auto& p : parts_) {
-      if (p->reported_exit) continue;
-      if (auto exit = p->process.ExitDescription(); exit) {
-        p->reported_exit = true;
-        progress_.Step("warning: " + p->name + " " + *exit + " (log " + p->log + ")");
-      }
-    }
+    (void)Round();  // after Arm, exits are restarts and events, not errors
+    SampleCallouts();
   }
 }
 
 void Supervisor::StopAll() {
-  // In reverse start order: the callout drains its requests while the nodes still run; then
-  // the nodes, together.
-  auto is_node = [this](const Part& p) {
-    for (const auto& n : layout_.nodes)
-      if (n.name == p.name) return true;
-    return false;
-  };
-  for (auto it = parts_.rbegin(); it != parts_.rend(); ++it)
-    if (!is_node(**it)) (*it)->process.Stop(std::chrono::seconds(5));
-  for (auto& p : parts_) p->process.Signal(SIGTERM);
-  for (auto& p : parts_) p->process.Stop(std::chrono::seconds(10));
-  parts_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    phase_ = "stopping";
+    for (auto& c : commands_) c->done.set_value(Fail(Code::kFailedPrecondition, "the stack is stopping"));
+    commands_.clear();
+  }
+  // The callout drains its requests while the nodes still run; then the nodes together, then
+  // the IdP. Stopping the whole stack, the nodes get SIGTERM: their clients have nowhere to go,
+  // so lame duck would only delay (`natstack node stop` uses it).
+  supervision_.StopAll({CalloutNames(), NodeNames()}, /*graceful_nodes=*/false);
+  Publish();
 }
 
 int Supervisor::Run() {
@@ -427,6 +702,7 @@ int Supervisor::Run() {
   auto started = Start();
   if (!started) {
     StopAll();
+    if (control_) control_->Stop();
     if (interrupted_) {
       progress_.Step("interrupted; everything started was stopped");
       return 130;
@@ -436,16 +712,21 @@ int Supervisor::Run() {
                  paths_.LogsDir().c_str());
     return 1;
   }
+  supervision_.Arm();
+  {
+    std::lock_guard<std::mutex> lock_guard(mu_);
+    phase_ = "running";
+  }
   (void)WriteFileAtomic(paths_.Pid(), std::to_string(::getpid()) + "\n", 0644);
   PrintReady();
   if (options_.on_ready) options_.on_ready();
   Watch();
   StopAll();
+  if (control_) control_->Stop();
   ::unlink(paths_.Pid().c_str());
   progress_.Step("stopped");
   return 0;
 }
-
 }  // namespace
 
 void BlockTerminationSignals() {

@@ -1,5 +1,7 @@
 #include "testing/stack_fixture.hpp"
 
+#include "http/client.hpp"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -95,6 +97,7 @@ int PickFreeLoopbackBlock() {
     const std::string prefix = "127.0." + std::to_string(b) + ".";
     bool free = true;
     for (int port = 9400; free && port <= 9403; ++port) free = PortFree(prefix + "4", port);
+    free = free && PortFree(prefix + "4", 9390);
     for (int i = 1; free && i <= 3; ++i)
       for (int port : {4222, 6222, 8222, 8443}) free = free && PortFree(prefix + std::to_string(i), port);
     if (free) return b;
@@ -127,13 +130,25 @@ Stack::~Stack() { Down(); }
 
 CommandResult Stack::Up(const std::vector<std::string>& extra_args) {
   std::vector<std::string> args = {"up",          "--detach",   "--state-dir", state_dir(),
-                                   "--addresses", Addresses(), "--idp-listen", IdpListen()};
+                                   "--addresses", Addresses(), "--idp-listen", IdpListen(),
+                                   "--supervisor-listen", SupervisorListen()};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   return RunNatstack(args, std::chrono::seconds(120));
 }
 
 CommandResult Stack::Down() {
   return RunNatstack({"down", "--state-dir", state_dir()}, std::chrono::seconds(90));
+}
+
+int Stack::Control(const std::string& part, const std::string& action) const {
+  auto token = ReadSecretValue(state_dir() + "/keys/control.token");
+  if (!token) return -1;
+  http::RequestOptions ro;
+  ro.headers = {{"Authorization", "Bearer " + *token}};
+  ro.timeout = std::chrono::seconds(15);
+  auto r = http::CurlClient().Post(SupervisorUrl() + "/v1/parts/" + part + "/" + action, "",
+                                   "application/json", ro);
+  return r ? r->status : -1;
 }
 
 Result<std::unique_ptr<nats_client::Connection>> Stack::Connect(
@@ -164,5 +179,7 @@ std::string Stack::Addresses() const {
   return NodeHost(1) + "," + NodeHost(2) + "," + NodeHost(3);
 }
 std::string Stack::IdpListen() const { return "127.0." + std::to_string(block_) + ".4:9400"; }
+std::string Stack::SupervisorListen() const { return "127.0." + std::to_string(block_) + ".4:9390"; }
+std::string Stack::SupervisorUrl() const { return "http://" + SupervisorListen(); }
 
 }  // namespace natstack::testing

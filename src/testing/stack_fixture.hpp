@@ -49,6 +49,9 @@ class Stack {
   /// natstack up --detach; returns its result (exit code 0 when ready).
   CommandResult Up(const std::vector<std::string>& extra_args = {});
   CommandResult Down();
+  /// POST /v1/parts/PART/ACTION to the supervisor with the control token: its HTTP status
+  /// (-1 when it does not answer).
+  int Control(const std::string& part, const std::string& action) const;
 
   const std::string& state_dir() const { return state_dir_; }
   int block() const { return block_; }
@@ -61,6 +64,8 @@ class Stack {
   std::string IdpKeyFile() const;
   std::string Addresses() const;                    ///< "127.0.B.1,127.0.B.2,127.0.B.3"
   std::string IdpListen() const;                    ///< "127.0.B.4:9400"
+  std::string SupervisorListen() const;             ///< "127.0.B.4:9390"
+  std::string SupervisorUrl() const;                ///< "http://127.0.B.4:9390"
 
   /// A client of node `node` alone (no reconnect, no discovered servers) with `token`,
   /// trusting the stack's CA.
