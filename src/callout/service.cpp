@@ -51,13 +51,25 @@ Result<std::unique_ptr<CalloutService>> CalloutService::Start(CalloutConfig conf
   NATSTACK_ASSIGN_OR_RETURN(std::string password,
                             Secret(secrets.password, c.password_file, "callout password",
                                    "password_file", "NATS_REGULAR_USER_PASSWORD"));
+  // Where a seed came from, for its errors (never the seed itself).
+  auto source = [](const std::string& from_env, const std::string& file, const char* key,
+                   const char* env) {
+    return !from_env.empty() ? std::string("$") + env
+                             : std::string(key) + " " + (file.empty() ? "(unset)" : file);
+  };
+  const std::string issuer_from =
+      "issuer seed (" + source(secrets.issuer_seed, c.issuer_seed_file, "issuer_seed_file",
+                               "NATS_AUTH_NKEY_ISSUER_SEED") + ")";
+  const std::string xkey_from =
+      "xkey seed (" + source(secrets.xkey_seed, c.xkey_seed_file, "xkey_seed_file",
+                             "NATS_AUTH_XKEY_ISSUER_SEED") + ")";
   auto issuer = nkeys::KeyPair::FromSeed(issuer_seed);
-  if (!issuer) return Fail(Code::kInvalidArgument, issuer.error().Wrap("issuer seed").message);
+  if (!issuer) return Fail(Code::kInvalidArgument, issuer.error().Wrap(issuer_from).message);
   if (issuer->role() != nkeys::Role::kAccount)
-    return Fail(Code::kInvalidArgument, "issuer seed is not an account (SA...) seed");
+    return Fail(Code::kInvalidArgument, issuer_from + " is not an account (SA...) seed");
   std::vector<nkeys::XKey> xkeys;
   auto xkey = nkeys::XKey::FromSeed(xkey_seed);
-  if (!xkey) return Fail(Code::kInvalidArgument, xkey.error().Wrap("xkey seed").message);
+  if (!xkey) return Fail(Code::kInvalidArgument, xkey.error().Wrap(xkey_from).message);
   xkeys.push_back(std::move(*xkey));
   for (const std::string& path : c.previous_xkey_seed_files) {
     NATSTACK_ASSIGN_OR_RETURN(std::string seed, ReadSecretValue(path).map_error([](const Error& e) {

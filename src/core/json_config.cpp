@@ -107,7 +107,12 @@ Status ConfigReader::Int(const std::string& key, int64_t& out, int64_t min, int6
   Status st;
   const auto* v = Find(key, required, &st);
   if (v == nullptr) return st;
+  const std::string range = "between " + std::to_string(min) + " and " + std::to_string(max);
+  // 1e30 or 2.5: a number, but not an integer in range (not "not an integer" alone).
+  if (v->is_number_float()) return Invalid(key, "expected an integer " + range);
   if (!v->is_number_integer()) return Invalid(key, "expected an integer");
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    return Invalid(key, "must be " + range);
   const int64_t n = v->get<int64_t>();
   if (n < min || n > max)
     return Invalid(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));

@@ -39,6 +39,14 @@ TEST(JsonConfigTest, UnknownKeyAndWrongTypesAreNamed) {
   std::string s;
   EXPECT_EQ(r2.String("count", s).error().message, "c: count: expected a string");
   EXPECT_EQ(r2.String("missing", s, Required::kYes).error().message, "c: missing: is required");
+
+  // A number that is not an integer in range says so, whatever its size.
+  auto nums = *ParseJsonDocument(R"({"huge":1e30,"half":2.5,"u":18446744073709551615})", "c");
+  ConfigReader r3(nums, "c", "");
+  int64_t n = 0;
+  EXPECT_EQ(r3.Int("huge", n, 1, 100).error().message, "c: huge: expected an integer between 1 and 100");
+  EXPECT_EQ(r3.Int("half", n, 1, 100).error().message, "c: half: expected an integer between 1 and 100");
+  EXPECT_EQ(r3.Int("u", n, 1, 100).error().message, "c: u: must be between 1 and 100");
 }
 
 TEST(JsonConfigTest, ObjectListNamesTheItem) {

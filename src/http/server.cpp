@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include "http/event_server.hpp"
+
 #include <fcntl.h>
 #include <httplib.h>
 #include <netdb.h>
@@ -100,12 +102,20 @@ Response Json(int status, std::string body) {
 }
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {
-  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
-    server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
-                                                   options_.tls_key_file.c_str());
-  } else {
-    server_ = std::make_unique<httplib::Server>();
+  if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) {
+    EventServerOptions eo;
+    eo.host = options_.host;
+    eo.port = options_.port;
+    eo.max_request_body_bytes = options_.max_request_body_bytes;
+    eo.read_timeout = options_.read_timeout;
+    eo.write_timeout = options_.write_timeout;
+    eo.max_connections = options_.max_connections;
+    eo.handler_threads = options_.handler_threads;
+    event_ = std::make_unique<EventServer>(eo, [this](const Request& r) { return Dispatch(r); });
+    return;
   }
+  server_ = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
+                                                 options_.tls_key_file.c_str());
   server_->set_socket_options([](socket_t sock) { ListenSocketOptions(sock); });
   server_->set_payload_max_length(options_.max_request_body_bytes);
   server_->set_read_timeout(options_.read_timeout);
@@ -218,6 +228,12 @@ Status Server::Bind() {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return Fail(Code::kFailedPrecondition, "server was stopped");
   if (bound_) return Fail(Code::kFailedPrecondition, "server is already bound");
+  if (event_) {
+    NATSTACK_TRY(event_->Bind());
+    bound_port_ = event_->BoundPort();
+    bound_ = true;
+    return Ok();
+  }
   if (!server_->is_valid()) {
     return Fail(Code::kInvalidArgument, "cannot load TLS certificate " + options_.tls_cert_file +
                                             " / key " + options_.tls_key_file);
@@ -244,6 +260,11 @@ Status Server::Start() {
     need_bind = !bound_;
   }
   if (need_bind) NATSTACK_TRY(Bind());
+  if (event_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (event_->IsRunning()) return Fail(Code::kFailedPrecondition, "server is already running");
+    return event_->Start();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     StartListenThreadLocked();
@@ -271,6 +292,14 @@ void Server::StartListenThreadLocked() {
 
 void Server::Stop() {
   std::lock_guard<std::mutex> stop_lock(stop_mu_);
+  if (event_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_ = true;
+    }
+    event_->Stop();
+    return;
+  }
   std::thread thread;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -293,6 +322,6 @@ std::string Server::BaseUrl() const {
   return std::string(tls ? "https://" : "http://") + HostPort(options_.host, BoundPort());
 }
 
-bool Server::IsRunning() const { return server_->is_running(); }
+bool Server::IsRunning() const { return event_ ? event_->IsRunning() : server_->is_running(); }
 
 }  // namespace natstack::http

@@ -28,6 +28,10 @@ class Server;
 }
 
 namespace natstack::http {
+class EventServer;
+}
+
+namespace natstack::http {
 
 /// What a handler sees.
 struct Request {
@@ -47,6 +51,11 @@ using Handler = std::function<Response(const Request&)>;
 Response Text(int status, std::string body);  ///< text/plain; charset=utf-8
 Response Json(int status, std::string body);  ///< application/json
 
+/// Plain HTTP is served by one thread that multiplexes every connection (http/event_server.hpp):
+/// a client that connects and sends nothing, or trickles its request, ties up a socket and not
+/// a handler, so health and metrics endpoints keep answering. A request must arrive whole
+/// within `read_timeout`; one request per connection. HTTPS (tls_cert_file) is served by
+/// cpp-httplib's thread pool, for tests of TLS clients.
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;  ///< 0 = an ephemeral port; read it with BoundPort() after Bind/Start
@@ -54,8 +63,10 @@ struct ServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   size_t max_request_body_bytes = 1024 * 1024;
-  std::chrono::seconds read_timeout{5};
-  std::chrono::seconds write_timeout{5};
+  std::chrono::seconds read_timeout{5};   ///< a whole request, from accept
+  std::chrono::seconds write_timeout{5};  ///< a whole answer
+  size_t max_connections = 1024;  ///< open at once; more are closed at accept
+  size_t handler_threads = 8;     ///< handlers run here; their queue full: 503 at once
 };
 
 /// Thread-safe: routes may be added before or after Start(). Not copyable or movable.
@@ -101,7 +112,8 @@ class Server {
   void StartListenThreadLocked();
 
   ServerOptions options_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<httplib::Server> server_;  // HTTPS only
+  std::unique_ptr<EventServer> event_;       // plain HTTP
   std::atomic<uint16_t> bound_port_{0};
   mutable std::mutex mu_;  // guards routes_, state
   std::vector<Route> routes_;

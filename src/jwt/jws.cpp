@@ -78,6 +78,10 @@ Result<CompactJws> ParseCompactJws(std::string_view token, size_t max_bytes) {
   const std::string_view p = token.substr(first + 1, second - first - 1);
   const std::string_view s = token.substr(second + 1);
   if (h.empty() || p.empty()) return Fail(Code::kInvalidArgument, "empty header or payload");
+  // Compact JWS is base64url without padding (RFC 7515 section 2): a padded segment is not
+  // a JWS, whatever a lenient decoder would make of it.
+  if (token.find('=') != std::string_view::npos)
+    return Fail(Code::kInvalidArgument, "a segment has base64 padding ('='), which JWS does not use");
 
   CompactJws out;
   NATSTACK_ASSIGN_OR_RETURN(out.header, DecodeObject(h, "header"));

@@ -352,6 +352,9 @@ TEST_F(VerifierTest, Malformed) {
            h + "." + Base64UrlEncode("123") + "." + s,      // payload not an object
            h + "." + Base64UrlEncode("\"str\"") + "." + s,  // payload a string
            h + "." + Base64UrlEncode("{\"a\":") + "." + s,  // payload not JSON
+           h + "==." + p + "." + s,                         // padded header
+           h + "." + p + "=." + s,                          // padded payload
+           h + "." + p + "." + s + "==",                    // padded signature
        }) {
     ExpectRefusal(token, Refusal::kMalformed);
   }

@@ -302,6 +302,23 @@ TEST_F(CalloutConfigTest, AnAccountTheServersLackIsAStartUpError) {
   EXPECT_NE(r.output.find("\"ACME\" does not exist on server n"), std::string::npos) << r.output;
 }
 
+TEST_F(CalloutConfigTest, SwappedSeedsAreNamedByTheirSourceNeverEchoed) {
+  json config = BaseConfig();
+  const std::string issuer_file = config["issuer_seed_file"].get<std::string>();
+  const std::string xkey_file = config["xkey_seed_file"].get<std::string>();
+  config["issuer_seed_file"] = xkey_file;
+  config["xkey_seed_file"] = issuer_file;
+  const std::string path = State("callout-swapped.json");
+  ASSERT_TRUE(WriteFileAtomic(path, config.dump(2), 0600));
+  auto r = testing::RunNatstack({"callout", "serve", "--config", path}, 60s);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("issuer seed (issuer_seed_file " + xkey_file + ")"), std::string::npos)
+      << r.output;
+  auto seed = ReadSecretValue(xkey_file);
+  ASSERT_TRUE(seed);
+  EXPECT_EQ(r.output.find(*seed), std::string::npos);
+}
+
 TEST_F(CalloutConfigTest, ExplainShowsWhatATokenGetsAndWhy) {
   const auto sd = std::vector<std::string>{"--state-dir", stack_->state_dir()};
   auto run = [&](std::vector<std::string> args, const std::string& in) {
