@@ -20,8 +20,7 @@ std::string Quote(std::string_view s) {
   return out + "\"";
 }
 
-/// The last second of year 9999: later NumericDates are no real time.
-constexpr int64_t kMaxNumericDate = 253402300799;
+using jwt::kMaxNumericDate;
 
 /// An integer NumericDate claim, or nullopt when absent; "malformed" when not an integer (NATS
 /// JWTs carry integer seconds) or outside [0, year 9999]. The range keeps the time arithmetic

@@ -23,22 +23,23 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
-/// A NumericDate (RFC 7519 §2): an integer or a finite non-integer, clamped to int64 seconds.
+/// A NumericDate (RFC 7519 §2): an integer or a finite non-integer (floored), between 1970 and
+/// the end of year 9999; anything else is no real time and the token is malformed (the same
+/// rule as for service tokens, callout/identity.cpp).
 std::optional<int64_t> NumericDate(const json& value) {
+  if (value.is_number_unsigned()) {
+    const uint64_t u = value.get<uint64_t>();
+    if (u > static_cast<uint64_t>(kMaxNumericDate)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
   if (value.is_number_integer()) {
-    if (value.is_number_unsigned()) {
-      const uint64_t u = value.get<uint64_t>();
-      return u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
-                 ? std::numeric_limits<int64_t>::max()
-                 : static_cast<int64_t>(u);
-    }
-    return value.get<int64_t>();
+    const int64_t v = value.get<int64_t>();
+    if (v < 0 || v > kMaxNumericDate) return std::nullopt;
+    return v;
   }
   if (value.is_number_float()) {
     const double d = value.get<double>();
-    if (!std::isfinite(d)) return std::nullopt;
-    if (d >= 9.2e18) return std::numeric_limits<int64_t>::max();
-    if (d <= -9.2e18) return std::numeric_limits<int64_t>::min();
+    if (!std::isfinite(d) || d < 0 || d > static_cast<double>(kMaxNumericDate)) return std::nullopt;
     return static_cast<int64_t>(std::floor(d));
   }
   return std::nullopt;
@@ -300,7 +301,7 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
   auto exp_it = claims.find("exp");
   if (exp_it == claims.end()) return Refuse(Refusal::kMissingClaim, "no exp");
   const std::optional<int64_t> exp = NumericDate(*exp_it);
-  if (!exp) return Refuse(Refusal::kMalformed, "exp is not a number");
+  if (!exp) return Refuse(Refusal::kMalformed, "exp is not a date (a number of seconds, 1970 to 9999)");
   if (now >= AddSat(*exp, leeway)) {
     return Refuse(Refusal::kExpired, "expired " + std::to_string(SubSat(now, *exp)) + " s ago");
   }
@@ -309,7 +310,7 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
   // 8. Not before: valid from nbf - leeway (RFC 7519 §4.1.5).
   if (auto nbf_it = claims.find("nbf"); nbf_it != claims.end()) {
     const std::optional<int64_t> nbf = NumericDate(*nbf_it);
-    if (!nbf) return Refuse(Refusal::kMalformed, "nbf is not a number");
+    if (!nbf) return Refuse(Refusal::kMalformed, "nbf is not a date (a number of seconds, 1970 to 9999)");
     if (now < SubSat(*nbf, leeway))
       return Refuse(Refusal::kNotYetValid, "valid in " + std::to_string(SubSat(*nbf, now)) + " s");
   }
@@ -318,7 +319,7 @@ tl::expected<VerifiedToken, TokenError> OidcVerifier::Verify(std::string_view to
   auto iat_it = claims.find("iat");
   if (iat_it != claims.end()) {
     const std::optional<int64_t> iat = NumericDate(*iat_it);
-    if (!iat) return Refuse(Refusal::kMalformed, "iat is not a number");
+    if (!iat) return Refuse(Refusal::kMalformed, "iat is not a date (a number of seconds, 1970 to 9999)");
     if (*iat > AddSat(now, leeway))
       return Refuse(Refusal::kNotYetValid,
                     "issued " + std::to_string(SubSat(*iat, now)) + " s in the future");

@@ -23,6 +23,10 @@
 
 namespace natstack::jwt {
 
+/// The last second of year 9999: a later NumericDate (exp, iat, nbf) is no real time, and a
+/// token carrying one, or a negative one, is malformed.
+inline constexpr int64_t kMaxNumericDate = 253402300799;
+
 /// Why a token was refused. The names (RefusalName) are stable: metrics labels and logs use them.
 enum class Refusal {
   kMalformed,  ///< "malformed": not a compact JWS of JSON objects, bad claim types, too large, crit

@@ -450,25 +450,26 @@ TEST_F(VerifierTest, KeysUnavailable) {
 }
 
 TEST_F(VerifierTest, ExtremeNumericDates) {
+  // Dates outside 1970..9999 are no real time: malformed, whichever claim carries them.
+  for (const char* claim : {"exp", "iat", "nbf"}) {
+    for (const json& v : {json(std::numeric_limits<int64_t>::max()), json(1e300), json(-1),
+                          json(std::numeric_limits<int64_t>::min()),
+                          json(std::numeric_limits<uint64_t>::max()), json(253402300800LL),
+                          json(-0.5)}) {
+      json c = Claims();
+      c[claim] = v;
+      ExpectRefusal(Sign(c), Refusal::kMalformed);
+    }
+  }
+  // The last second of 9999 is a date; a fractional one is floored.
   json c = Claims();
-  c["exp"] = std::numeric_limits<int64_t>::max();
+  c["exp"] = 253402300799LL;
   EXPECT_TRUE(Verify(Sign(c)).has_value());
-  c["exp"] = 1e300;
+  c["exp"] = static_cast<double>(clock_.UnixSeconds()) + 600.75;
   EXPECT_TRUE(Verify(Sign(c)).has_value());
-  c["exp"] = std::numeric_limits<int64_t>::min();
-  ExpectRefusal(Sign(c), Refusal::kExpired);
   c = Claims();
-  c["iat"] = std::numeric_limits<int64_t>::min();
-  VerifierConfig max_age = Config();
-  max_age.max_age = 60s;
-  ExpectRefusal(Sign(c), Refusal::kTooOld, max_age);
-  c["iat"] = std::numeric_limits<int64_t>::max();
-  ExpectRefusal(Sign(c), Refusal::kNotYetValid);
-  c = Claims();
-  c["nbf"] = std::numeric_limits<int64_t>::min();
+  c["nbf"] = 0;
   EXPECT_TRUE(Verify(Sign(c)).has_value());
-  c["nbf"] = std::numeric_limits<uint64_t>::max();
-  ExpectRefusal(Sign(c), Refusal::kNotYetValid);
 }
 
 TEST_F(VerifierTest, MultiIssuerRefusesUnknownIssuersBeforeKeyLookup) {
