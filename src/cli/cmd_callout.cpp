@@ -25,13 +25,6 @@
 namespace natstack::cli {
 namespace {
 
-/// Exit code for an error from loading or starting: 2 for configuration, 1 otherwise.
-int ExitCodeOf(const Error& e) {
-  return e.code == Code::kInvalidArgument || e.code == Code::kNotFound ||
-                 e.code == Code::kPermissionDenied
-             ? 2
-             : 1;
-}
 
 /// The config file to use: --config, else <state-dir>/callout.json when it exists, else none
 /// (the environment alone).

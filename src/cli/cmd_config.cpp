@@ -18,13 +18,6 @@
 namespace natstack::cli {
 namespace {
 
-/// Configuration errors (a bad or unreadable spec, a bad directory) exit 2; the rest 1.
-int ExitCodeOf(const Error& e) {
-  return e.code == Code::kInvalidArgument || e.code == Code::kNotFound ||
-                 e.code == Code::kPermissionDenied
-             ? 2
-             : 1;
-}
 
 std::string Plural(size_t n, const std::string& one, const std::string& many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);

@@ -9,6 +9,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/error.hpp"
+
 namespace natstack::cli {
 
 /// Options every subcommand shares.
@@ -39,6 +41,10 @@ std::string SelfExe();
 
 /// Waits until SIGINT or SIGTERM (which the caller has blocked). Returns the signal.
 int WaitForTermination();
+
+/// The exit code for an error: 2 for configuration (kInvalidArgument, kNotFound,
+/// kPermissionDenied: a bad or unreadable file or setting), 1 for the rest.
+int ExitCodeOf(const Error& e);
 
 /// Prints "natstack <cmd>: <message>" to stderr.
 void PrintError(const std::string& command, const std::string& message);

@@ -35,6 +35,13 @@ int WaitForTermination() {
   return sig;
 }
 
+int ExitCodeOf(const Error& e) {
+  return e.code == Code::kInvalidArgument || e.code == Code::kNotFound ||
+                 e.code == Code::kPermissionDenied
+             ? 2
+             : 1;
+}
+
 void PrintError(const std::string& command, const std::string& message) {
   std::fprintf(stderr, "natstack %s: %s\n", command.c_str(), message.c_str());
 }

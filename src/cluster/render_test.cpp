@@ -1,4 +1,5 @@
 #include "cluster/render.hpp"
+#include "cluster/testdata/golden_keys.hpp"
 
 #include <arpa/inet.h>
 #include <crypt.h>
@@ -38,18 +39,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Set NATSTACK_UPDATE_GOLDEN=1 to rewrite src/cluster/testdata/*.golden from the renderer.
-constexpr const char* kUpdateGoldenEnv = "NATSTACK_UPDATE_GOLDEN";
-
-// Public keys from shared/vectors/auth-callout/nkeys.json (valid CRCs, so nats-server -t takes
-// them).
-constexpr const char* kIssuer = "ACYCJHIHARNDZJZWMDHACN6YC6TIMLE5I4ELHLDD32IJBBGL5ALGHDRF";
-constexpr const char* kXkey = "XAH2KTWLUBTKGFFHFXLGAU46H34DFVOVNYU57E4F6RSLLLFRKVXRCWWG";
-// bcrypt("callout-password") and bcrypt("sys-password"), cost 11, made once with libxcrypt.
-constexpr const char* kCalloutPassword = "callout-password";
-constexpr const char* kCalloutHash = "$2b$11$UE9uccn3xkfeIxVV0A4VGubvQXqbNfe7nHe5yBIjw3FaAX0nZDZVe";
-constexpr const char* kSysPassword = "sys-password";
-constexpr const char* kSysHash = "$2b$11$tje/1QV1eCmP.TVOHXHA/.QzcoyEZN0IOnPpmB3JBWCsEPhWuH14m";
+// Golden files: src/cluster/testdata/*.golden, rewritten with NATSTACK_UPDATE_GOLDEN=1.
+using namespace golden;
 // Every character nats-server's config lexer or a URL could trip over.
 constexpr const char* kNastyPassword = "r\"o\\ute pw$X#1//2{3}[4],5:6;7=8'9@%/?&+\xc3\xa9";
 

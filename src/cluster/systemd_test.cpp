@@ -16,6 +16,7 @@
 #include "cluster/spec.hpp"
 #include "cluster/stack.hpp"
 #include "cluster/supervisor.hpp"
+#include "cluster/testdata/golden_keys.hpp"
 #include "core/clock.hpp"
 #include "core/file.hpp"
 #include "pki/local_ca.hpp"
@@ -30,14 +31,8 @@ using ::testing::Not;
 using testing::RunShell;
 using testing::TempDir;
 
-// Set NATSTACK_UPDATE_GOLDEN=1 to rewrite src/cluster/testdata/spec/*.golden.
-constexpr const char* kUpdateGoldenEnv = "NATSTACK_UPDATE_GOLDEN";
-// Public keys from shared/vectors/auth-callout/nkeys.json, bcrypt hashes made once (as in
-// render_test.cpp): fixed, so the rendered files are.
-constexpr const char* kIssuer = "ACYCJHIHARNDZJZWMDHACN6YC6TIMLE5I4ELHLDD32IJBBGL5ALGHDRF";
-constexpr const char* kXkey = "XAH2KTWLUBTKGFFHFXLGAU46H34DFVOVNYU57E4F6RSLLLFRKVXRCWWG";
-constexpr const char* kCalloutHash = "$2b$11$UE9uccn3xkfeIxVV0A4VGubvQXqbNfe7nHe5yBIjw3FaAX0nZDZVe";
-constexpr const char* kSysHash = "$2b$11$tje/1QV1eCmP.TVOHXHA/.QzcoyEZN0IOnPpmB3JBWCsEPhWuH14m";
+// Golden files: src/cluster/testdata/spec/*.golden, rewritten with NATSTACK_UPDATE_GOLDEN=1.
+using namespace golden;
 constexpr const char* kRoutePassword = "route-password";
 
 std::string SpecDir() { return std::string(NATSTACK_SOURCE_DIR) + "/src/cluster/testdata/spec"; }
