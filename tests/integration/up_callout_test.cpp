@@ -18,6 +18,7 @@
 #include "idp/dev_issuer.hpp"
 #include "nats_client/connection.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/helpers.hpp"
 #include "testing/stack_fixture.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -551,6 +552,18 @@ TEST_F(UpCalloutTest, RevokingAUserClosesItsLiveConnectionsAndRefusesItsNextConn
   EXPECT_TRUE(WaitClosed(**m1, 15s)) << "mallory's connection to n1 is still open";
   EXPECT_TRUE(WaitClosed(**m3, 15s)) << "mallory's connection to n3 is still open";
   EXPECT_TRUE((*trent)->IsConnected()) << "a user not on the list was disconnected";
+  // The first replica to poll kicks; the other may poll up to its interval later, and until
+  // then could still admit. Both hold the list within the bound, then mallory is refused.
+  for (int port : {9401, 9402}) {
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          auto m = http::CurlClient().Get("http://127.0." + std::to_string(stack_->block()) +
+                                          ".4:" + std::to_string(port) + "/metrics");
+          return m && m->body.find("natstack_callout_revoked_entries 1\n") != std::string::npos;
+        },
+        5s))
+        << "replica on " << port << " did not load the deny-list within its poll interval";
+  }
   ExpectRefusedQuickly(Token("mallory"), "a revoked user");
   // Either replica may have answered; both hold the list.
   std::string all;
