@@ -571,7 +571,7 @@ Result<LoadedConfig> LoadCalloutConfig(const std::string& path,
   });
   std::string source = "environment";
   if (!path.empty()) {
-    auto text = ReadFile(path);
+    auto text = ReadConfigFile(path);
     if (!text) return Fail(text.error());
     NATSTACK_ASSIGN_OR_RETURN(
         out.config, ParseCalloutConfig(*text, path,

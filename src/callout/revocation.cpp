@@ -78,7 +78,7 @@ Result<DenyList> LoadDenyListFile(const std::string& path) {
                     " is writable by other users, who could take entries out of it: run chmod "
                     "go-w " +
                     path);
-  NATSTACK_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  NATSTACK_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
   return ParseDenyList(text, path);
 }
 

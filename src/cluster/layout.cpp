@@ -110,7 +110,7 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
   StackLayout layout;
   layout.state_dir = AbsolutePath(state_dir);
   const std::string path = StatePaths(layout.state_dir).StateJson();
-  auto text = ReadFile(path);
+  auto text = ReadConfigFile(path);
   if (!text) {
     if (text.error().code == Code::kNotFound)
       return Fail(Code::kNotFound, "no natstack state in " + layout.state_dir +

@@ -279,7 +279,7 @@ Status CheckTlsFiles(ConfigReader& t, const StackLayout& layout) {
   }
   std::map<std::string, std::string> text;
   for (const auto& [key, path] : files) {
-    auto read = std::string(key) == "key_file" ? ReadSecretFile(*path) : ReadFile(*path);
+    auto read = std::string(key) == "key_file" ? ReadSecretFile(*path) : ReadConfigFile(*path);
     if (!read) return t.Invalid(key, read.error().message);
     text[key] = std::move(*read);
   }
@@ -578,7 +578,7 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
 
 Result<StackLayout> LoadSpecFile(const std::string& path, const std::string& state_dir,
                                  SpecUse use) {
-  NATSTACK_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  NATSTACK_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
   return ParseSpec(text, path, state_dir, use);
 }
 

@@ -129,7 +129,7 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   // Certificates: the operator's files as they are (checked when the spec was parsed), or the
   // local CA and a server certificate for every name clients may dial.
   if (layout.tls_source == TlsSource::kFiles) {
-    NATSTACK_ASSIGN_OR_RETURN(std::string ca_pem, ReadFile(layout.tls_ca_file));
+    NATSTACK_ASSIGN_OR_RETURN(std::string ca_pem, ReadConfigFile(layout.tls_ca_file));
     auto ca_info = pki::InspectCertificate(ca_pem);
     if (!ca_info) return Fail(ca_info.error().Wrap(layout.tls_ca_file));
     out.root_fingerprint = ca_info->fingerprint_sha256;

@@ -20,9 +20,33 @@ Error ErrnoError(int err, const std::string& what) {
 
 }  // namespace
 
-Result<std::string> ReadFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+Result<std::string> ReadFile(const std::string& path, const ReadOptions& options) {
+  // O_NONBLOCK: opening a FIFO without a writer must not wait for one.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Fail(ErrnoError(errno, "cannot open " + path));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Fail(ErrnoError(err, "cannot read " + path));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return Fail(Code::kInvalidArgument, path + " is a directory, not a file");
+  }
+  if (options.regular_only && !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Fail(Code::kInvalidArgument,
+                path + " is not a regular file (a " +
+                    (S_ISFIFO(st.st_mode)   ? "FIFO"
+                     : S_ISCHR(st.st_mode)  ? "character device"
+                     : S_ISBLK(st.st_mode)  ? "block device"
+                     : S_ISSOCK(st.st_mode) ? "socket"
+                                            : "special file") +
+                    ")");
+  }
+  // Back to blocking reads (a pipe with a writer is read until it closes).
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   std::string out;
   char buf[16384];
   for (;;) {
@@ -34,10 +58,24 @@ Result<std::string> ReadFile(const std::string& path) {
       return Fail(ErrnoError(err, "cannot read " + path));
     }
     if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > options.max_bytes) {
+      ::close(fd);
+      const size_t mib = options.max_bytes >> 20;
+      return Fail(Code::kInvalidArgument,
+                  path + " is larger than " +
+                      (mib > 0 ? std::to_string(mib) + " MiB" : std::to_string(options.max_bytes) + " bytes"));
+    }
     out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   return out;
+}
+
+Result<std::string> ReadConfigFile(const std::string& path) {
+  ReadOptions o;
+  o.max_bytes = size_t{16} << 20;
+  o.regular_only = true;
+  return ReadFile(path, o);
 }
 
 Result<std::string> ReadSecretFile(const std::string& path) {
@@ -49,7 +87,7 @@ Result<std::string> ReadSecretFile(const std::string& path) {
     return Fail(Code::kPermissionDenied,
                 path + " holds a secret but has mode " + mode + ": run chmod 600 " + path);
   }
-  return ReadFile(path);
+  return ReadConfigFile(path);
 }
 
 Result<std::string> ReadSecretValue(const std::string& path) {

@@ -10,10 +10,24 @@
 
 namespace natstack {
 
-/// Whole file as bytes. kNotFound when absent, kPermissionDenied when unreadable.
-Result<std::string> ReadFile(const std::string& path);
+struct ReadOptions {
+  /// More is kInvalidArgument ("/dev/zero is larger than 64 MiB"), never an endless read.
+  size_t max_bytes = size_t{64} << 20;
+  /// Only a regular file: a directory, FIFO, socket or device is kInvalidArgument.
+  bool regular_only = false;
+};
 
-/// Reads a secret file; refuses (kPermissionDenied) when group or others may read it.
+/// Whole file as bytes. kNotFound when absent, kPermissionDenied when unreadable,
+/// kInvalidArgument for a directory or more than `max_bytes`. A FIFO without a writer reads as
+/// empty (it is opened without blocking), one with a writer until the writer closes it.
+Result<std::string> ReadFile(const std::string& path, const ReadOptions& options = {});
+
+/// A configuration file (spec, config, certificate, key, deny-list): a regular file of at most
+/// 16 MiB, so a FIFO or a device given by mistake is an error at once, not a hang.
+Result<std::string> ReadConfigFile(const std::string& path);
+
+/// Reads a secret file (a regular file, as ReadConfigFile); refuses (kPermissionDenied) when
+/// group or others may read it.
 Result<std::string> ReadSecretFile(const std::string& path);
 
 /// A one-line secret (seed, password): ReadSecretFile, trailing whitespace removed;
