@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -36,6 +37,35 @@ struct RecordSet {
 /// True when both sets hold the same name (case- and trailing-dot-insensitive), type, TTL and
 /// values (as sets).
 bool SameRecordSet(const RecordSet& a, const RecordSet& b);
+
+/// Largest TTL a record may carry (RFC 2181 §8: 2^31 - 1 seconds).
+inline constexpr uint32_t kMaxTtl = 0x7fffffff;
+/// Longest TXT character-string (RFC 1035 §3.3: one length octet).
+inline constexpr size_t kMaxTxtValueBytes = 255;
+
+/// A zone name natstack can write to: labels of letters, digits, '-' and '_', each 1..63
+/// characters, at most 253 characters in all (trailing dot not counted), not the root.
+/// kInvalidArgument saying what is wrong.
+Status ValidateZoneName(std::string_view zone);
+
+/// Checks an owner name: kInvalidArgument when malformed (the rules of ValidateZoneName),
+/// kNotFound when it is not `zone` or below it.
+Status ValidateOwnerName(std::string_view name, std::string_view zone);
+
+/// Checks `set` before anything is sent, the same way for every provider:
+///   kNotFound         the name is not `zone` or below it
+///   kInvalidArgument  a bad name (see ValidateZoneName), a TTL above kMaxTtl, an A value that
+///                     is not a dotted IPv4 address, a TXT value longer than 255 bytes
+Status ValidateRecordSet(const RecordSet& set, std::string_view zone);
+
+/// A TXT value in zone-file presentation form: in double quotes, `"` and `\` escaped with a
+/// backslash, bytes outside printable ASCII as `\DDD` (RFC 1035 §5.1), as dig and kdig print it:
+/// `say "hi"` -> `"say \"hi\""`.
+std::string QuoteTxt(std::string_view value);
+
+/// "nats.example.test. 60 A 127.0.1.1,127.0.1.2" with values sorted (TXT values quoted), for
+/// logs and error messages.
+std::string DescribeRecordSet(const RecordSet& set);
 
 /// Errors, each naming the server and the name:
 ///   kUnavailable       the server does not answer (timeout, refused) — retry later
@@ -71,6 +101,17 @@ struct TsigKey {
 /// be readable by others (kPermissionDenied names the chmod that fixes it).
 Result<TsigKey> ReadTsigKeyFile(const std::string& path);
 
+/// The parser behind ReadTsigKeyFile, on the file's text: '#' comments and blank lines are
+/// ignored; exactly one key. The result is normalised (ValidateTsigKey). kInvalidArgument
+/// naming the line or field at fault, never the secret.
+Result<TsigKey> ParseTsigKey(std::string_view text);
+
+/// Checks and normalises a key: the name becomes lower case with a trailing dot, the algorithm
+/// lower case without one. Algorithms: hmac-sha256 (recommended), hmac-sha512, hmac-sha1 (what
+/// both libldns and Knot implement). The secret must be non-empty standard base64.
+/// kInvalidArgument naming the key, never the secret.
+Result<TsigKey> ValidateTsigKey(TsigKey key);
+
 struct Rfc2136Options {
   std::string server = "127.0.0.1";  ///< IPv4 or IPv6 address of the primary
   uint16_t port = 53;
@@ -81,6 +122,7 @@ struct Rfc2136Options {
 
 /// RFC 2136 UPDATE over TCP, signed with TSIG; reads with a TSIG-signed query to the same
 /// server (the authoritative answer, never a cache). The reply's rcode and TSIG are checked.
+/// Thread-safe: every call builds its own request and connection (src/dns/README.md).
 class Rfc2136Provider final : public Provider {
  public:
   /// kInvalidArgument for a bad zone, server address or key (nothing is sent).
