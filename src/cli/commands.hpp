@@ -32,6 +32,7 @@ void AddIdpCommand(CLI::App& app, Globals& globals, Action& action);      // idp
 void AddKeysCommand(CLI::App& app, Globals& globals, Action& action);     // keys
 void AddConfigCommand(CLI::App& app, Globals& globals, Action& action);   // config validate|default
 void AddClusterCommand(CLI::App& app, Globals& globals, Action& action);  // cluster render
+void AddDnsCommand(CLI::App& app, Globals& globals, Action& action);      // dns serve
 
 /// "90", "90s", "15m", "2h", "1d" -> seconds; -1 when malformed.
 int64_t ParseDurationSeconds(const std::string& text);

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   AddKeysCommand(app, globals, action);
   AddConfigCommand(app, globals, action);
   AddClusterCommand(app, globals, action);
+  AddDnsCommand(app, globals, action);
   for (auto* sub : app.get_subcommands({})) sub->fallthrough();
   try {
     app.parse(argc, argv);
