@@ -108,6 +108,30 @@ bool JetStreamCurrent(http::Client& http, const nlohmann::json& node, std::strin
   return false;
 }
 
+/// Every part of the stack: the IdP, the nodes, the callout replicas.
+std::vector<std::string> PartNames(const cluster::StackLayout& layout) {
+  std::vector<std::string> parts = {"idp"};
+  for (const auto& n : layout.nodes) parts.push_back(n.name);
+  for (int i = 1; i <= layout.callout_replicas; ++i) parts.push_back(cluster::CalloutPartName(i));
+  return parts;
+}
+
+std::string Joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+/// Why a part is not coming back: its last exit and the end of its log.
+std::string WhyNotBack(const nlohmann::json& part) {
+  std::string why = part.value("last_exit", std::string());
+  if (why.empty()) why = part.value("last_check_error", std::string());
+  const std::string log = part.value("log", std::string());
+  const std::string tail = log.empty() ? std::string() : cluster::TailOfFile(log, 3);
+  return (why.empty() ? std::string("no exit recorded") : why) +
+         (tail.empty() ? std::string() : "; the end of " + log + ":\n" + tail);
+}
+
 int NodeAction(const Globals& g, const std::string& action, const std::string& name,
                int timeout_s, bool wait) {
   const std::string cmd = "node " + action;
@@ -116,20 +140,17 @@ int NodeAction(const Globals& g, const std::string& action, const std::string& n
     PrintError(cmd, layout.error().message);
     return 1;
   }
-  std::string names;
-  bool known = false;
-  for (const auto& n : layout->nodes) {
-    names += (names.empty() ? "" : ", ") + n.name;
-    known = known || n.name == name;
-  }
-  if (!known) {
-    PrintError(cmd, "there is no node named '" + name + "' (nodes: " + names + ")");
+  const auto parts = PartNames(*layout);
+  if (std::find(parts.begin(), parts.end(), name) == parts.end()) {
+    PrintError(cmd, "there is no node or part named '" + name + "' (parts: " + Joined(parts) + ")");
     return 2;
   }
+  const bool is_node = std::any_of(layout->nodes.begin(), layout->nodes.end(),
+                                   [&](const cluster::NodeSpec& n) { return n.name == name; });
   http::CurlClient http;
   long old_pid = -1;
   if (auto before = FetchStatus(http, *layout); before)
-    if (const auto* n = FindByName((*before)["nodes"], name); n != nullptr) old_pid = n->value("pid", -1L);
+    if (const auto* p = FindByName((*before)["parts"], name); p != nullptr) old_pid = p->value("pid", -1L);
   const auto start = Steady::now();
   if (auto posted = PostCommand(http, *layout, name, action); !posted) {
     PrintError(cmd, posted.error().message);
@@ -141,6 +162,7 @@ int NodeAction(const Globals& g, const std::string& action, const std::string& n
   const auto deadline = start + std::chrono::seconds(timeout_s);
   std::string waiting = "no status yet";
   std::string last_note;
+  nlohmann::json last_part = nlohmann::json::object();
   while (Steady::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     auto status = FetchStatus(http, *layout);
@@ -148,9 +170,10 @@ int NodeAction(const Globals& g, const std::string& action, const std::string& n
       waiting = status.error().message;
       continue;
     }
-    const auto* node = FindByName((*status)["nodes"], name);
-    if (node == nullptr) continue;
-    const std::string state = node->value("state", "");
+    const auto* part = FindByName((*status)["parts"], name);
+    if (part == nullptr) continue;
+    last_part = *part;
+    const std::string state = part->value("state", "");
     const double secs = std::chrono::duration<double>(Steady::now() - start).count();
     if (action == "stop") {
       if (state == "stopped") {
@@ -158,16 +181,27 @@ int NodeAction(const Globals& g, const std::string& action, const std::string& n
         return 0;
       }
       waiting = name + " is " + state;
-    } else if (NodeBack(*status, name, &waiting) &&
-               (action != "restart" || node->value("pid", -1L) != old_pid) &&
-               JetStreamCurrent(http, *node, &waiting)) {
-      std::printf("%s: running, healthy and meshed again in %.1fs (pid %ld)\n", name.c_str(), secs,
-                  node->value("pid", -1L));
-      return 0;
     } else if (state == "failed") {
-      PrintError(cmd, name + " failed: " + node->value("last_exit", std::string("?")) +
-                          " (natstack logs " + name + ")");
+      PrintError(cmd, name + " failed: " + WhyNotBack(*part));
       return 1;
+    } else if (state == "backoff") {
+      waiting = name + " is in backoff after: " + part->value("last_exit", std::string("?"));
+    } else if (action == "restart" && part->value("pid", -1L) == old_pid) {
+      waiting = name + " is " + state;
+    } else if (is_node) {
+      const auto* node = FindByName((*status)["nodes"], name);
+      if (node != nullptr && NodeBack(*status, name, &waiting) &&
+          JetStreamCurrent(http, *node, &waiting)) {
+        std::printf("%s: running, healthy and meshed again in %.1fs (pid %ld)\n", name.c_str(),
+                    secs, part->value("pid", -1L));
+        return 0;
+      }
+    } else if (state == "running" && part->value("healthy", false)) {
+      std::printf("%s: running and healthy in %.1fs (pid %ld)\n", name.c_str(), secs,
+                  part->value("pid", -1L));
+      return 0;
+    } else {
+      waiting = name + " is " + state;
     }
     if (waiting != last_note) {
       std::printf("  %.1fs: %s\n", secs, waiting.c_str());
@@ -175,7 +209,8 @@ int NodeAction(const Globals& g, const std::string& action, const std::string& n
       last_note = waiting;
     }
   }
-  PrintError(cmd, name + " did not finish within " + std::to_string(timeout_s) + "s: " + waiting);
+  PrintError(cmd, name + " did not finish within " + std::to_string(timeout_s) + "s: " + waiting +
+                      (last_part.value("state", "") == "backoff" ? " — " + WhyNotBack(last_part) : ""));
   return 1;
 }
 
@@ -185,11 +220,9 @@ int Logs(const Globals& g, const std::string& part, int lines, bool follow) {
     PrintError("logs", layout.error().message);
     return 1;
   }
-  std::vector<std::string> parts = {"supervisor", "idp"};
-  for (const auto& n : layout->nodes) parts.push_back(n.name);
-  for (int i = 1; i <= layout->callout_replicas; ++i) parts.push_back(cluster::CalloutPartName(i));
-  std::string known;
-  for (const auto& p : parts) known += (known.empty() ? "" : ", ") + p;
+  std::vector<std::string> parts = PartNames(*layout);
+  parts.insert(parts.begin(), "supervisor");
+  const std::string known = Joined(parts);
   if (std::find(parts.begin(), parts.end(), part) == parts.end()) {
     PrintError("logs", "there is no part named '" + part + "' (parts: " + known + ")");
     return 2;
@@ -251,7 +284,8 @@ void AddOpsCommands(CLI::App& app, Globals& g, Action& action) {
     };
   });
 
-  CLI::App* node = app.add_subcommand("node", "Start, stop or restart one node of a running stack");
+  CLI::App* node = app.add_subcommand(
+      "node", "Start, stop or restart one node (or another part: idp, callout-N) of a running stack");
   node->require_subcommand(1);
   for (const char* verb : {"start", "stop", "restart"}) {
     struct Flags {
@@ -267,7 +301,8 @@ void AddOpsCommands(CLI::App& app, Globals& g, Action& action) {
            : v == "restart" ? "Stop a node in lame-duck mode and start it again; waits until it "
                               "is healthy and every route is back (a rolling-restart step)"
                             : "Start a stopped or failed node; waits until it is healthy and meshed");
-    sub->add_option("NAME", flags->name, "The node (n1, n2, ...)")->required();
+    sub->add_option("NAME", flags->name, "The node (n1, n2, ...) or part (idp, callout-1, ...)")
+        ->required();
     sub->add_option("--timeout", flags->timeout_s, "Seconds to wait (default 120)")
         ->check(CLI::Range(1, 3600));
     sub->add_flag("--no-wait", flags->no_wait, "Return once the supervisor has the request");

@@ -195,6 +195,12 @@ void AddUpCommands(CLI::App& app, Globals& g, Action& action) {
     action = [&g, flags] {
       cluster::BlockTerminationSignals();
       auto layout = ResolveLayout(g, *flags);
+      if (layout) {
+        // Flags change what a spec or state.json said: the same checks again, before anything
+        // starts (clashing listeners, addresses).
+        if (auto checked = cluster::CheckLayout(*layout, cluster::SpecUse::kLocal); !checked)
+          layout = Fail(checked.error());
+      }
       if (!layout) {
         PrintError("up", layout.error().message);
         return 2;

@@ -432,6 +432,9 @@ Result<int64_t> ParseDuration(std::string_view text) {
   return n * scale;
 }
 
+Status CheckLayoutWith(ConfigReader& r, const StackLayout& layout, const KeyLines& lines,
+                       SpecUse use);
+
 Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
                               const std::string& state_dir, SpecUse use) {
   NATSTACK_ASSIGN_OR_RETURN(ConfigDocument doc, ParseTomlDocument(text, source));
@@ -452,7 +455,7 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
     layout.nodes.push_back(std::move(node));
     return Ok();
   }));
-  if (layout.nodes.empty()) return Fail(r.InvalidError("nodes", "needs at least one node"));
+  if (layout.nodes.empty()) return Fail(r.InvalidError("nodes", "needs at least two nodes"));
 
   NATSTACK_TRY(r.Object("websocket", Required::kNo, [&](ConfigReader& w) -> Status {
     NATSTACK_TRY(w.StringList("allowed_origins", layout.websocket_allowed_origins));
@@ -551,6 +554,16 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
                                                "which the certificate must carry)"));
   }
 
+  NATSTACK_TRY(CheckLayoutWith(r, layout, doc.lines, use));
+  if (tls_files) {
+    ConfigReader t(doc.root["tls"], src, "tls.", &doc.lines);
+    NATSTACK_TRY(CheckTlsFiles(t, layout));
+  }
+  return layout;
+}
+
+Status CheckLayoutWith(ConfigReader& r, const StackLayout& layout, const KeyLines& lines,
+                       SpecUse use) {
   // The renderer's own checks, in the spec's words and lines.
   RenderInput shape;
   shape.cluster_name = layout.cluster_name;
@@ -567,13 +580,30 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
     if (colon == std::string::npos) return Fail(checked.error());
     return Fail(r.InvalidError(SpecKeyOfField(message.substr(0, colon)), message.substr(colon + 2)));
   }
-  NATSTACK_TRY(CheckServiceListeners(r, layout, doc.lines));
+  NATSTACK_TRY(CheckServiceListeners(r, layout, lines));
   if (use == SpecUse::kLocal) NATSTACK_TRY(CheckLocal(r, layout));
-  if (tls_files) {
-    ConfigReader t(doc.root["tls"], src, "tls.", &doc.lines);
-    NATSTACK_TRY(CheckTlsFiles(t, layout));
-  }
-  return layout;
+  // Last, so a one-node draft hears about its other mistakes first.
+  if (layout.nodes.size() < 2)
+    return Fail(r.InvalidError("nodes", "needs at least two nodes: they form a JetStream "
+                                        "cluster, which nats-server does not start without routes"));
+  return Ok();
+}
+
+Status CheckLayout(const StackLayout& layout, SpecUse use) {
+  static const nlohmann::json kNoDocument = nlohmann::json::object();
+  ConfigReader r(kNoDocument, "flags", "");
+  auto checked = CheckLayoutWith(r, layout, KeyLines{}, use);
+  if (checked) return Ok();
+  // "flags: idp.listen: ..." -> name the flag that set it.
+  std::string message = checked.error().message;
+  static const std::pair<std::string_view, std::string_view> kFlags[] = {
+      {"flags: idp.listen", "--idp-listen"},
+      {"flags: supervisor.listen", "--supervisor-listen"},
+      {"flags: nodes", "--addresses: nodes"},
+  };
+  for (const auto& [from, to] : kFlags)
+    if (message.rfind(from, 0) == 0) message = std::string(to) + message.substr(from.size());
+  return Fail(Code::kInvalidArgument, message);
 }
 
 Result<StackLayout> LoadSpecFile(const std::string& path, const std::string& state_dir,

@@ -34,6 +34,11 @@ enum class SpecUse {
 Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
                               const std::string& state_dir, SpecUse use = SpecUse::kAny);
 
+/// The checks ParseSpec makes on a whole layout (shapes, clashing listeners, two nodes or
+/// more, loopback for kLocal), for a layout that flags changed after it was read: `up
+/// --idp-listen ...` is refused before anything starts. Errors name the flag when one set it.
+Status CheckLayout(const StackLayout& layout, SpecUse use);
+
 /// Reads and parses a spec file (kNotFound / kPermissionDenied when it cannot be read).
 Result<StackLayout> LoadSpecFile(const std::string& path, const std::string& state_dir,
                                  SpecUse use = SpecUse::kAny);

@@ -12,6 +12,12 @@
 namespace natstack::cluster {
 namespace {
 
+/// `text` with a second node appended (a spec needs two): the cases below are about other keys,
+/// and the appended node comes last, so their lines and node indexes stay as written.
+std::string WithPeer(const std::string& text) {
+  return text + "\n[[nodes]]\nname = \"peer\"\nhost = \"127.0.0.99\"\n";
+}
+
 using testing::TempDir;
 
 TEST(SpecTest, TheEmbeddedDefaultIsTheDefaultLayout) {
@@ -57,10 +63,10 @@ TEST(SpecTest, TheEmbeddedDefaultIsTheDefaultLayout) {
 }
 
 TEST(SpecTest, AMinimalSpecTakesEveryDefault) {
-  auto spec = ParseSpec("[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n", "min.toml", "/s");
+  auto spec = ParseSpec(WithPeer("[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n"), "min.toml", "/s");
   ASSERT_TRUE(spec) << spec.error().message;
   EXPECT_EQ(spec->cluster_name, "natstack");
-  ASSERT_EQ(spec->nodes.size(), 1u);
+  ASSERT_EQ(spec->nodes.size(), 2u);
   EXPECT_EQ(spec->nodes[0].client_port, 4222);
   EXPECT_EQ(spec->state_dir, "/s");
 }
@@ -153,7 +159,7 @@ listen = "127.0.0.9:9391"
 
 TEST(SpecTest, APermissionsTableReplacesTheDefaultListsItNames) {
   auto spec = ParseSpec(
-      "[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n[callout.permissions]\npub_allow = []\n",
+      WithPeer("[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n[callout.permissions]\npub_allow = []\n"),
       "p.toml", "/s");
   ASSERT_TRUE(spec) << spec.error().message;
   EXPECT_TRUE(spec->callout_permissions.pub_allow.empty());
@@ -168,7 +174,8 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
     std::string error;
   } cases[] = {
       {"", "s.toml: nodes: is required"},
-      {"nodes = []\n", "s.toml:1: nodes: needs at least one node"},
+      {"nodes = []\n", "s.toml:1: nodes: needs at least two nodes"},
+      {"[[nodes]]\nname = \"a\"\nhost = \"127.0.0.1\"\n", "s.toml:1: nodes: needs at least two nodes"},
       {"nmae = \"x\"\n" + node_a, "s.toml:1: nmae: unknown key"},
       {node_a + "cluster_port = 70000\n", "s.toml:4: nodes[0].cluster_port: must be between 1 and 65535"},
       {node_a + "[[nodes]]\nname = \"A\"\nhost = \"10.0.0.2\"\n",
@@ -265,7 +272,9 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
       {node_a + "[tls]\nacme_email = \"a@b.test\"\n", "s.toml:5: tls.acme_email: unknown key"},
   };
   for (const Case& c : cases) {
-    auto spec = ParseSpec(c.text, "s.toml", "/s");
+    // Cases about the nodes list itself get no peer.
+    const bool about_count = c.error.find(": nodes: ") != std::string::npos;
+    auto spec = ParseSpec(about_count ? c.text : WithPeer(c.text), "s.toml", "/s");
     ASSERT_FALSE(spec) << c.text;
     EXPECT_EQ(spec.error().code, Code::kInvalidArgument);
     EXPECT_EQ(spec.error().message.substr(0, c.error.size()), c.error) << c.text;
@@ -274,8 +283,8 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
 
 TEST(SpecTest, UpNeedsLoopbackNodesAndIdp) {
   const std::string node_a = "[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n";
-  ASSERT_TRUE(ParseSpec(node_a, "s.toml", "/s", SpecUse::kAny));
-  auto local = ParseSpec(node_a, "s.toml", "/s", SpecUse::kLocal);
+  ASSERT_TRUE(ParseSpec(WithPeer(node_a), "s.toml", "/s", SpecUse::kAny));
+  auto local = ParseSpec(WithPeer(node_a), "s.toml", "/s", SpecUse::kLocal);
   ASSERT_FALSE(local);
   EXPECT_EQ(local.error().message.rfind(
                 "s.toml:3: nodes[0].host: \"10.0.0.1\" is not a loopback IPv4 address "
@@ -283,7 +292,7 @@ TEST(SpecTest, UpNeedsLoopbackNodesAndIdp) {
                 0),
             0u)
       << local.error().message;
-  auto idp = ParseSpec("[[nodes]]\nname = \"a\"\nhost = \"127.0.0.2\"\n[idp]\nlisten = \"10.0.0.1:9400\"\n",
+  auto idp = ParseSpec(WithPeer("[[nodes]]\nname = \"a\"\nhost = \"127.0.0.2\"\n[idp]\nlisten = \"10.0.0.1:9400\"\n"),
                        "s.toml", "/s", SpecUse::kLocal);
   ASSERT_FALSE(idp);
   EXPECT_EQ(idp.error().message.rfind("s.toml:5: idp.listen: \"10.0.0.1\" is not a loopback", 0),
@@ -334,9 +343,9 @@ OperatorTls MakeOperatorTls(const TempDir& dir) {
 
 std::string FilesSpec(const std::string& endpoint, const std::string& cert, const std::string& key,
                       const std::string& ca) {
-  return "endpoint = \"" + endpoint + "\"\n[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n"
-         "[tls]\nsource = \"files\"\ncert_file = \"" + cert + "\"\nkey_file = \"" + key +
-         "\"\nca_file = \"" + ca + "\"\n";
+  return WithPeer("endpoint = \"" + endpoint + "\"\n[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n"
+                  "[tls]\nsource = \"files\"\ncert_file = \"" + cert + "\"\nkey_file = \"" + key +
+                  "\"\nca_file = \"" + ca + "\"\n");
 }
 
 TEST(SpecTest, OperatorTlsFilesAreCheckedWhenTheSpecIsParsed) {
@@ -414,6 +423,9 @@ TEST(LayoutTest, StateJsonKeepsTheSpecSettings) {
 [[nodes]]
 name = "a"
 host = "127.0.0.2"
+[[nodes]]
+name = "b"
+host = "127.0.0.3"
 [callout]
 account = "APP"
 max_user_ttl = "10m"

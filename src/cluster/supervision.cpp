@@ -71,6 +71,7 @@ struct Supervision::Part {
   Steady::time_point stop_deadline{};
   bool killed = false;
   bool restart_after_stop = false;
+  std::string waiting_for;  ///< dependencies a due restart waits for ("" when none)
 };
 
 Supervision::Supervision(ProcessRunner& runner, HealthProbe& probe, const Clock& clock,
@@ -295,6 +296,20 @@ Status Supervision::Tick() {
       }
       case PartState::kBackoff: {
         if (stopping_all_ || now < p.restart_at) break;
+        std::string missing;
+        for (const auto& dep : p.spec.after) {
+          const Part* d = Find(dep);
+          if (d != nullptr && d->state != PartState::kRunning)
+            missing += (missing.empty() ? "" : ", ") + dep;
+        }
+        if (!missing.empty()) {
+          // Starting now would only fail and count against the crash loop: wait for them.
+          if (p.waiting_for != missing) Event(p, "waiting for " + missing + " before restarting", false);
+          p.waiting_for = missing;
+          p.restart_at = now + kStartPoll;
+          break;
+        }
+        p.waiting_for.clear();
         ++p.restarts;
         if (auto spawned = SpawnPart(p); !spawned) {
           Crashed(p, spawned.error().message);

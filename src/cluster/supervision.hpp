@@ -71,6 +71,9 @@ struct PartSpec {
   /// moved away before it exits). SIGKILL after `stop_grace`.
   int stop_signal = 15;
   std::chrono::milliseconds stop_grace{std::chrono::seconds(10)};
+  /// Parts this one needs running (the callout needs the IdP's keys): a restart waits, in
+  /// backoff and without counting crashes, until every one of them runs.
+  std::vector<std::string> after;
 };
 
 /// How parts are watched and restarted. The defaults are what `natstack up` uses

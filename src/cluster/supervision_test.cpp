@@ -376,3 +376,33 @@ TEST_F(SupervisionTest, StopAllStopsGroupsInOrderAndRestartsNothing) {
 
 }  // namespace
 }  // namespace natstack::cluster
+
+namespace natstack::cluster {
+namespace {
+
+TEST_F(SupervisionTest, ARestartWaitsForItsDependenciesWithoutCountingCrashes) {
+  ASSERT_TRUE(s_.Add(Spec("idp")));
+  PartSpec callout = Spec("callout");
+  callout.after = {"idp"};
+  ASSERT_TRUE(s_.Add(callout));
+  ASSERT_TRUE(s_.Launch("idp"));
+  ASSERT_TRUE(s_.Launch("callout"));
+  ASSERT_TRUE(s_.Tick());
+  s_.Arm();
+  ASSERT_TRUE(s_.Stop("idp"));  // the IdP is down (an operator's stop)
+  Run(100ms);
+  runner_.Latest("callout").exit = "exited with status 1";
+  Run(10min);  // far past every backoff and the crash-loop window
+  EXPECT_EQ(State("callout"), PartState::kBackoff);
+  EXPECT_EQ(runner_.Spawns("callout"), 1u);  // never started without its IdP
+  EXPECT_EQ(s_.StatusOf("callout")->crashes_in_a_row, 1);
+  EXPECT_TRUE(SawEvent("callout: waiting for idp before restarting"));
+  ASSERT_TRUE(s_.Launch("idp"));
+  Run(1s);
+  EXPECT_TRUE(s_.IsReady("idp"));
+  EXPECT_TRUE(s_.IsReady("callout"));
+  EXPECT_EQ(runner_.Spawns("callout"), 2u);
+}
+
+}  // namespace
+}  // namespace natstack::cluster

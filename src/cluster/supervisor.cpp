@@ -259,6 +259,7 @@ Status Supervisor::AddParts(const std::string& nats_server) {
                          {options_.self_exe, "callout", "serve", "--config", paths_.CalloutConfig(i)},
                          "http://" + CalloutHttpListen(layout_, i) + "/healthz", true);
     spec.stop_grace = std::chrono::seconds(5);
+    spec.after = {"idp"};  // it cannot start without the IdP's keys
     NATSTACK_TRY(supervision_.Add(std::move(spec)));
   }
   return Ok();
@@ -532,14 +533,19 @@ http::Response Supervisor::HandleStatus() {
     std::lock_guard<std::mutex> lock(mu_);
     const auto& samples = callout_samples_[name];
     if (!samples.empty()) {
-      c["admitted_total"] = samples.back().counts.admitted;
-      c["refused_total"] = samples.back().counts.refused;
-      c["dropped_total"] = samples.back().counts.dropped;
-      if (samples.size() >= 2) {
+      c["admitted_total"] = static_cast<int64_t>(samples.back().counts.admitted);
+      c["refused_total"] = static_cast<int64_t>(samples.back().counts.refused);
+      c["dropped_total"] = static_cast<int64_t>(samples.back().counts.dropped);
+      // The rate over the samples since the replica's counters last started (a restart
+      // resets them: a rate across it would be negative).
+      size_t first = samples.size() - 1;
+      while (first > 0 && samples[first - 1].counts.admitted <= samples[first].counts.admitted)
+        --first;
+      if (first + 1 < samples.size()) {
         const double dt =
-            std::chrono::duration<double>(samples.back().at - samples.front().at).count();
+            std::chrono::duration<double>(samples.back().at - samples[first].at).count();
         c["admissions_per_second"] =
-            dt > 0 ? (samples.back().counts.admitted - samples.front().counts.admitted) / dt : 0.0;
+            dt > 0 ? (samples.back().counts.admitted - samples[first].counts.admitted) / dt : 0.0;
       }
     }
     callouts.push_back(std::move(c));

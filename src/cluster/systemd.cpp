@@ -12,9 +12,10 @@
 namespace natstack::cluster {
 namespace {
 
-// nats-server's lame-duck mode lasts lame_duck_duration (2 min) after lame_duck_grace_period
-// (10 s) by default; the margin covers a slow final shutdown.
-constexpr int kNodeStopTimeoutSeconds = 180;
+// A rendered node's lame duck: lame_duck_grace_period (2 s), then its clients closed across
+// lame_duck_duration (30 s, nats-server's minimum) — about 32 s; the margin covers a node with
+// many clients and a slow final shutdown.
+constexpr int kNodeStopTimeoutSeconds = 90;
 // The callout answers the requests in flight (each lives at most the auth timeout) and exits.
 constexpr int kServiceStopTimeoutSeconds = 30;
 // Crash loops: at most this many starts in the interval, then systemd gives up (a failed unit
@@ -206,7 +207,7 @@ Result<std::vector<RenderedUnit>> RenderSystemdUnits(const StackLayout& layout,
     p.exec_reload = CommandLine({options.nats_server, "--signal"}) + " reload=$MAINPID";
     p.stop_comment = {
         "Stop = lame-duck mode: nats-server stops accepting clients, closes the existing ones",
-        "over lame_duck_duration (2 min after a 10 s grace) so they move to the other nodes,",
+        "over lame_duck_duration (30 s after a 2 s grace) so they move to the other nodes,",
         "then exits. SIGKILL only after TimeoutStopSec."};
     p.kill_signal = "SIGUSR2";
     p.stop_timeout_s = kNodeStopTimeoutSeconds;

@@ -92,8 +92,16 @@ TEST(SpecCliTest, ABadSpecGetsOneErrorNamingFileLineAndKey) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.output, file + ":4: nodes[0].prot: unknown key\n");
 
-  // Fine to render, but `up` runs nodes here only.
+  // One node: nats-server would not start a JetStream cluster without routes.
   ASSERT_TRUE(WriteFileAtomic(file, "[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n", 0644));
+  r = RunNatstack({"config", "validate", file});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find(file + ":1: nodes: needs at least two nodes"), std::string::npos) << r.output;
+
+  // Fine to render, but `up` runs nodes here only.
+  ASSERT_TRUE(WriteFileAtomic(
+      file, "[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n[[nodes]]\nname = \"b\"\nhost = \"10.0.0.2\"\n",
+      0644));
   EXPECT_EQ(RunNatstack({"config", "validate", file}).exit_code, 0);
   r = RunNatstack({"config", "validate", "--up", file});
   EXPECT_EQ(r.exit_code, 2);
