@@ -190,8 +190,13 @@ int NodeAction(const Globals& g, const std::string& action, const std::string& n
       waiting = name + " is " + state;
     } else if (is_node) {
       const auto* node = FindByName((*status)["nodes"], name);
+      // JetStream can be current only with a quorum of nodes running: starting the first
+      // nodes of a stopped cluster waits for health and routes alone.
+      size_t running = 0;
+      for (const auto& n : (*status)["nodes"]) running += n.value("state", "") == "running";
+      const bool quorum = running >= (*status)["nodes"].size() / 2 + 1;
       if (node != nullptr && NodeBack(*status, name, &waiting) &&
-          JetStreamCurrent(http, *node, &waiting)) {
+          (!quorum || JetStreamCurrent(http, *node, &waiting))) {
         std::printf("%s: running, healthy and meshed again in %.1fs (pid %ld)\n", name.c_str(),
                     secs, part->value("pid", -1L));
         return 0;

@@ -92,6 +92,17 @@ Status SaveLayout(const StackLayout& layout) {
                             {"jetstream_domain", layout.jetstream_domain},
                             {"supervisor_host", layout.supervisor_host},
                             {"supervisor_port", layout.supervisor_port},
+                            {"dns_enabled", layout.dns_enabled},
+                            {"dns_host", layout.dns_host},
+                            {"dns_port", layout.dns_port},
+                            {"dns_public_zone", layout.dns_public_zone},
+                            {"dns_public_name", layout.dns_public_name},
+                            {"dns_ttl", layout.dns_ttl},
+                            {"dns_negative_ttl", layout.dns_negative_ttl},
+                            {"dns_when_none", layout.dns_when_none},
+                            {"dns_sidecar_port", layout.dns_sidecar_port},
+                            {"dns_probe_interval_s", layout.dns_probe_interval_s},
+                            {"dns_reconcile_interval_s", layout.dns_reconcile_interval_s},
                             {"callout_account", layout.callout_account},
                             {"callout_max_user_ttl_s", layout.callout_max_user_ttl_s},
                             {"callout_auth_timeout_s", layout.callout_auth_timeout_s},
@@ -137,6 +148,23 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
   NATSTACK_TRY(r.String("supervisor_host", layout.supervisor_host));
   NATSTACK_TRY(r.Int("supervisor_port", supervisor_port, 1, 65535));
   layout.supervisor_port = static_cast<int>(supervisor_port);
+  int64_t dns_port = layout.dns_port, dns_ttl = layout.dns_ttl,
+          dns_negative_ttl = layout.dns_negative_ttl, dns_sidecar_port = layout.dns_sidecar_port;
+  NATSTACK_TRY(r.Bool("dns_enabled", layout.dns_enabled));
+  NATSTACK_TRY(r.String("dns_host", layout.dns_host));
+  NATSTACK_TRY(r.Int("dns_port", dns_port, 1, 65535));
+  NATSTACK_TRY(r.String("dns_public_zone", layout.dns_public_zone));
+  NATSTACK_TRY(r.String("dns_public_name", layout.dns_public_name));
+  NATSTACK_TRY(r.Int("dns_ttl", dns_ttl, 1, 86400));
+  NATSTACK_TRY(r.Int("dns_negative_ttl", dns_negative_ttl, 1, 86400));
+  NATSTACK_TRY(r.String("dns_when_none", layout.dns_when_none));
+  NATSTACK_TRY(r.Int("dns_sidecar_port", dns_sidecar_port, 1, 65535));
+  NATSTACK_TRY(r.Int("dns_probe_interval_s", layout.dns_probe_interval_s, 1, 3600));
+  NATSTACK_TRY(r.Int("dns_reconcile_interval_s", layout.dns_reconcile_interval_s, 1, 86400));
+  layout.dns_port = static_cast<int>(dns_port);
+  layout.dns_ttl = static_cast<int>(dns_ttl);
+  layout.dns_negative_ttl = static_cast<int>(dns_negative_ttl);
+  layout.dns_sidecar_port = static_cast<int>(dns_sidecar_port);
   // Keys added with the cluster spec; a state.json from before them keeps the defaults.
   int64_t auth_timeout = layout.callout_auth_timeout_s;
   std::string tls_source = "local";
@@ -218,6 +246,12 @@ std::vector<std::string> Urls(const StackLayout& layout, const char* scheme,
 std::vector<std::string> ClientUrls(const StackLayout& l) { return Urls(l, "tls", &NodeSpec::client_port); }
 std::vector<std::string> WebSocketUrls(const StackLayout& l) { return Urls(l, "wss", &NodeSpec::websocket_port); }
 std::vector<std::string> MonitoringUrls(const StackLayout& l) { return Urls(l, "http", &NodeSpec::monitor_port); }
+
+std::string DnsHost(const StackLayout& l) { return l.dns_host.empty() ? l.idp_host : l.dns_host; }
+
+std::string DnsSidecarListen(const StackLayout& l) {
+  return DnsHost(l) + ":" + std::to_string(l.dns_sidecar_port);
+}
 
 std::string SupervisorUrl(const StackLayout& l) {
   return "http://" + l.supervisor_host + ":" + std::to_string(l.supervisor_port);

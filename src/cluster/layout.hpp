@@ -62,6 +62,20 @@ struct StackLayout {
   int64_t tls_cert_lifetime_h = 24 * 90;
   int64_t tls_root_lifetime_h = 24 * 3650;
   int64_t tls_intermediate_lifetime_h = 24 * 1825;
+  // The spec's [dns] table: a Knot server `up` runs, authoritative for the public zone, and the
+  // sidecar (`natstack dns serve`) that keeps the public name's A record equal to the healthy
+  // nodes.
+  bool dns_enabled = true;
+  std::string dns_host;  ///< Knot's and the sidecar's address; "" = the IdP's host
+  int dns_port = 8053;   ///< Knot (TCP and UDP)
+  std::string dns_public_zone = "example.test";
+  std::string dns_public_name = "nats.example.test";  ///< clients dial it; on the certificate
+  int dns_ttl = 60;
+  int dns_negative_ttl = 60;  ///< the zone's SOA minimum: how long "no such name" is cached
+  std::string dns_when_none = "keep";  ///< "keep" or "delete" (docs/dns.md)
+  int dns_sidecar_port = 9391;  ///< the sidecar's /healthz, /readyz, /metrics on the DNS host
+  int64_t dns_probe_interval_s = 2;       ///< the sidecar probes every node this often
+  int64_t dns_reconcile_interval_s = 30;  ///< and reads the record back this often
 };
 
 inline constexpr int kMaxCalloutReplicas = 16;
@@ -108,6 +122,10 @@ class StatePaths {
   std::string RevocationFile() const { return dir_ + "/revoked.json"; }
   /// The bearer token (0600) that authorizes changes through the supervisor's endpoint.
   std::string ControlToken() const { return KeysDir() + "/control.token"; }
+  /// Knot's state (knot.conf, tsig.key, zones, journal): see dns::LayoutFor.
+  std::string DnsDir() const { return dir_ + "/dns"; }
+  /// The record sidecar's config.
+  std::string DnsSidecarConfig() const { return dir_ + "/dns-sidecar.json"; }
 
  private:
   std::string dir_;
@@ -127,6 +145,8 @@ std::vector<std::string> ClientUrls(const StackLayout& layout);      ///< tls://
 std::vector<std::string> WebSocketUrls(const StackLayout& layout);   ///< wss://host:port
 std::vector<std::string> MonitoringUrls(const StackLayout& layout);  ///< http://host:port
 std::string SupervisorUrl(const StackLayout& layout);  ///< "http://127.0.0.1:9390"
+std::string DnsHost(const StackLayout& layout);          ///< dns_host, else the IdP's host
+std::string DnsSidecarListen(const StackLayout& layout); ///< "127.0.0.1:9391"
 /// The server chain, its key and the trust root clients load: the operator's files with
 /// tls.source = "files", else certs/server.pem, certs/server.key and ca/root.pem.
 std::string ServerCertFile(const StackLayout& layout);

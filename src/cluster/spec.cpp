@@ -104,6 +104,20 @@ audience = "natstack"
 [supervisor]
 # The supervisor's status and control endpoint (`natstack status`): loopback only.
 listen = "127.0.0.1:9390"
+
+[dns]
+# Knot DNS, run by `up`, authoritative for the public zone, and the sidecar that keeps the
+# public name's A record equal to the healthy nodes (docs/dns.md).
+enabled = true
+listen = ""                         # Knot's IPV4:PORT; "" = the IdP's host, port 8053
+public_zone = "example.test"
+public_name = "nats.example.test"   # clients dial it; the certificate covers it
+ttl = 60
+negative_ttl = 60                   # the zone's SOA minimum: how long "no such name" is cached
+when_none = "keep"                  # no healthy node: "keep" the last set, or "delete" it
+sidecar_port = 9391                 # the sidecar's /healthz, /readyz, /metrics, on Knot's host
+probe_interval = "2s"               # each node's health, this often (2 failures out, 2 passes in)
+reconcile_interval = "30s"          # the record read back and repaired, this often
 )";
 
 /// "nodes[1] (\"n2\").cluster_port" (a renderer field) -> "nodes[1].cluster_port" (a spec key).
@@ -368,7 +382,12 @@ Status CheckServiceListeners(ConfigReader& r, const StackLayout& layout, const K
                            std::to_string(i) + ")",
                        layout.idp_host, layout.idp_port + i));
   }
-  return claim("supervisor.listen", "", layout.supervisor_host, layout.supervisor_port);
+  NATSTACK_TRY(claim("supervisor.listen", "", layout.supervisor_host, layout.supervisor_port));
+  if (!layout.dns_enabled) return Ok();
+  const std::string dns_key = layout.dns_host.empty() ? "idp.listen" : "dns.listen";
+  NATSTACK_TRY(claim(dns_key, layout.dns_host.empty() ? "Knot's port (8053 on the IdP's host)" : "",
+                     DnsHost(layout), layout.dns_port));
+  return claim("dns.sidecar_port", "", DnsHost(layout), layout.dns_sidecar_port);
 }
 
 /// `natstack up` runs every node and the IdP on this machine.
@@ -542,6 +561,37 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
     return Fail(r.InvalidError("idp.listen",
                                "leaves no port above it for the callout replicas' metrics"));
   }
+  NATSTACK_TRY(r.Object("dns", Required::kNo, [&](ConfigReader& d) -> Status {
+    NATSTACK_TRY(d.Bool("enabled", layout.dns_enabled));
+    std::string listen;
+    NATSTACK_TRY(d.String("listen", listen));
+    if (!listen.empty()) NATSTACK_TRY(HostPortValue(d, "listen", layout.dns_host, layout.dns_port));
+    NATSTACK_TRY(d.String("public_zone", layout.dns_public_zone));
+    NATSTACK_TRY(d.String("public_name", layout.dns_public_name));
+    int64_t ttl = layout.dns_ttl, negative = layout.dns_negative_ttl, sidecar = layout.dns_sidecar_port;
+    NATSTACK_TRY(d.Int("ttl", ttl, 1, 86400));
+    NATSTACK_TRY(d.Int("negative_ttl", negative, 1, 86400));
+    NATSTACK_TRY(d.String("when_none", layout.dns_when_none));
+    NATSTACK_TRY(d.Int("sidecar_port", sidecar, 1, 65535));
+    NATSTACK_TRY(Duration(d, "probe_interval", layout.dns_probe_interval_s, 1, 3600));
+    NATSTACK_TRY(Duration(d, "reconcile_interval", layout.dns_reconcile_interval_s, 1, 86400));
+    layout.dns_ttl = static_cast<int>(ttl);
+    layout.dns_negative_ttl = static_cast<int>(negative);
+    layout.dns_sidecar_port = static_cast<int>(sidecar);
+    if (layout.dns_when_none != "keep" && layout.dns_when_none != "delete")
+      return d.Invalid("when_none", "\"" + layout.dns_when_none.substr(0, 40) +
+                                        "\" is neither \"keep\" nor \"delete\"");
+    if (!IsDnsName(layout.dns_public_zone))
+      return d.Invalid("public_zone", "\"" + layout.dns_public_zone.substr(0, 80) + "\" is not a DNS name");
+    const std::string suffix = "." + layout.dns_public_zone;
+    if (!IsDnsName(layout.dns_public_name) || layout.dns_public_name.size() <= suffix.size() ||
+        layout.dns_public_name.compare(layout.dns_public_name.size() - suffix.size(),
+                                       suffix.size(), suffix) != 0)
+      return d.Invalid("public_name", "\"" + layout.dns_public_name.substr(0, 80) +
+                                          "\" is not a name inside public_zone \"" +
+                                          layout.dns_public_zone + "\"");
+    return d.Finish();
+  }));
   NATSTACK_TRY(r.Object("supervisor", Required::kNo, [&](ConfigReader& s) -> Status {
     NATSTACK_TRY(HostPortValue(s, "listen", layout.supervisor_host, layout.supervisor_port,
                                /*loopback=*/true));

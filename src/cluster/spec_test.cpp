@@ -268,7 +268,15 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
       {node_a + "[tls]\nintermediate_lifetime = \"4000d\"\n",
        "s.toml:5: tls.intermediate_lifetime: is longer than root_lifetime"},
       // No DNS or ACME keys yet: later issues add them with their features.
-      {node_a + "[dns]\nzone = \"example.test\"\n", "s.toml:4: dns: unknown key"},
+      {node_a + "[dns]\nzone = \"example.test\"\n", "s.toml:5: dns.zone: unknown key"},
+      {node_a + "[dns]\nwhen_none = \"drop\"\n",
+       "s.toml:5: dns.when_none: \"drop\" is neither \"keep\" nor \"delete\""},
+      {node_a + "[dns]\npublic_name = \"nats.other.test\"\n",
+       "s.toml:5: dns.public_name: \"nats.other.test\" is not a name inside public_zone \"example.test\""},
+      {node_a + "[dns]\nlisten = \"127.0.0.1:9390\"\n",
+       "s.toml:5: dns.listen: 127.0.0.1:9390 is already the listener of supervisor.listen"},
+      {node_a + "[dns]\nsidecar_port = 9401\n",
+       "s.toml:5: dns.sidecar_port: 127.0.0.1:9401 is already the listener of callout replica 1's"},
       {node_a + "[tls]\nacme_email = \"a@b.test\"\n", "s.toml:5: tls.acme_email: unknown key"},
   };
   for (const Case& c : cases) {

@@ -1,5 +1,7 @@
 #include "cluster/stack.hpp"
 
+#include "dns/knot.hpp"
+
 #include <arpa/inet.h>
 #include <unistd.h>
 
@@ -57,6 +59,10 @@ CertificateNames RequiredCertificateNames(const StackLayout& layout) {
   CertificateNames names;
   names.dns.push_back(layout.endpoint_name);
   if (layout.endpoint_name != "localhost") names.dns.push_back("localhost");
+  // Clients that dial the public name (the record the DNS sidecar keeps) verify it too.
+  if (layout.dns_enabled && layout.dns_public_name != layout.endpoint_name &&
+      layout.dns_public_name != "localhost")
+    names.dns.push_back(layout.dns_public_name);
   // nats.c checks the IP it dialled against the certificate when it fails over to a
   // discovered server, so every node address must be an IP SAN (a node named by DNS, a DNS
   // SAN).
@@ -219,9 +225,49 @@ Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock
   // A replica fewer than last time leaves no config that looks live.
   for (int i = std::max(1, layout.callout_replicas) + 1; i <= kMaxCalloutReplicas; ++i)
     (void)::unlink(paths.CalloutConfig(i).c_str());
+  NATSTACK_TRY(PrepareDns(layout));
   NATSTACK_TRY(SaveLayout(layout));
   step("configs");
   return out;
+}
+
+Status PrepareDns(const StackLayout& layout) {
+  const StatePaths paths(layout.state_dir);
+  if (!layout.dns_enabled) {
+    (void)::unlink(paths.DnsSidecarConfig().c_str());
+    return Ok();
+  }
+  dns::KnotOptions knot;
+  knot.state_dir = paths.DnsDir();
+  knot.port = static_cast<uint16_t>(layout.dns_port);
+  knot.address = DnsHost(layout);
+  knot.zones = {layout.dns_public_zone + "."};
+  knot.soa_minimum = static_cast<uint32_t>(layout.dns_negative_ttl);
+  NATSTACK_ASSIGN_OR_RETURN(dns::TsigKey key, dns::PrepareKnotState(knot));
+  (void)key;  // the sidecar reads it from the key file
+  // The sidecar: one entry per node, its client address as the record's value, its
+  // JetStream-enabled health (plain /healthz fails until JetStream has a meta leader: the
+  // record would stay empty while a cluster forms; docs/dns.md).
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& n : layout.nodes) {
+    nodes.push_back({{"name", n.name},
+                     {"address", n.host},
+                     {"health_url", "http://" + n.host + ":" + std::to_string(n.monitor_port) +
+                                        "/healthz?js-enabled-only=true"}});
+  }
+  const nlohmann::json sidecar = {{"server", DnsHost(layout)},
+                                  {"port", layout.dns_port},
+                                  {"zone", layout.dns_public_zone + "."},
+                                  {"tsig_key_file", dns::LayoutFor(paths.DnsDir()).key_file},
+                                  {"name", layout.dns_public_name + "."},
+                                  {"ttl", layout.dns_ttl},
+                                  {"nodes", nodes},
+                                  {"when_none", layout.dns_when_none},
+                                  {"interval", std::to_string(layout.dns_probe_interval_s) + "s"},
+                                  {"reconcile_interval",
+                                   std::to_string(layout.dns_reconcile_interval_s) + "s"},
+                                  {"http_listen", DnsSidecarListen(layout)}};
+  return WriteFileAtomic(paths.DnsSidecarConfig(), sidecar.dump(2) + "\n", 0600);
 }
 
 }  // namespace natstack::cluster

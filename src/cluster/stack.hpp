@@ -28,6 +28,11 @@ struct PreparedStack {
 Result<PreparedStack> PrepareStack(const StackLayout& layout, const Clock& clock,
                                    const std::function<void(const std::string&)>& step);
 
+/// Knot's state (dns/: knot.conf, tsig.key, the public zone) and the record sidecar's config
+/// (dns-sidecar.json) for `layout`; with dns disabled, removes the sidecar's config. Part of
+/// PrepareStack.
+Status PrepareDns(const StackLayout& layout);
+
 /// The renderer's input for `layout` without the keys and password hashes (PrepareStack adds
 /// them).
 RenderInput NodeRenderInput(const StackLayout& layout);

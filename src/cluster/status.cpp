@@ -246,9 +246,28 @@ std::string FormatStatus(const nlohmann::json& s) {
                 str(s["idp"], "state").c_str(),
                 s["idp"].value("healthy", false) ? "healthy" : "unhealthy");
   out += line;
-  out += s.contains("dns") && s["dns"].value("configured", false)
-             ? "dns: " + s["dns"].dump() + "\n"
-             : "dns: no public record is configured\n";
+  const auto& d = s.contains("dns") ? s["dns"] : nlohmann::json::object();
+  if (!d.value("configured", false)) {
+    out += "dns: no public record is configured\n";
+  } else {
+    auto set = [](const nlohmann::json& list) {
+      std::string text;
+      if (list.is_array())
+        for (const auto& v : list) text += (text.empty() ? "" : " ") + v.get<std::string>();
+      return "{" + text + "}";
+    };
+    std::snprintf(line, sizeof line, "dns: %s A %s", str(d, "name").c_str(),
+                  d.contains("record") ? set(d["record"]).c_str() : "?");
+    out += line;
+    if (d.contains("error")) {
+      out += " (cannot read it: " + str(d, "error") + ")";
+    } else {
+      out += d.value("matches_healthy", false) ? " = the healthy nodes"
+                                               : " != the healthy nodes " + set(d["healthy"]);
+    }
+    out += " (server " + str(d, "server") + " " + str(d, "server_state") + ", sidecar " +
+           str(d, "sidecar_state") + ")\n";
+  }
   const auto& events = s.value("events", nlohmann::json::array());
   if (!events.empty()) {
     out += "\nlast events:\n";

@@ -30,6 +30,8 @@
 #include "cluster/process.hpp"
 #include "cluster/status.hpp"
 #include "cluster/supervision.hpp"
+#include "dns/knot.hpp"
+#include "dns/provider.hpp"
 #include "core/base64.hpp"
 #include "crypto/random.hpp"
 #include "http/server.hpp"
@@ -112,11 +114,24 @@ class StateLock {
   int fd_;
 };
 
-/// Health checks over HTTP: a 200 answer within a second is healthy.
+/// Health checks: over HTTP a 200 answer within a second is healthy; "dns://HOST:PORT/ZONE"
+/// asks a DNS server for the zone's SOA (Knot is ready once it serves the zone).
 class HttpHealthProbe final : public HealthProbe {
  public:
   explicit HttpHealthProbe(http::Client& http) : http_(http) {}
   Status Check(const std::string& url) override {
+    if (url.rfind("dns://", 0) == 0) {
+      const std::string rest = url.substr(6);
+      const size_t colon = rest.rfind(':', rest.find('/'));
+      const size_t slash = rest.find('/');
+      if (colon == std::string::npos || slash == std::string::npos || slash < colon)
+        return Fail(Code::kInvalidArgument, "bad DNS health URL " + url);
+      auto serial = dns::QueryZoneSerial(rest.substr(0, colon),
+                                         static_cast<uint16_t>(std::stoi(rest.substr(colon + 1, slash - colon - 1))),
+                                         rest.substr(slash + 1), std::chrono::seconds(1));
+      if (!serial) return Fail(Code::kUnavailable, serial.error().message);
+      return Ok();
+    }
     http::RequestOptions ro;
     ro.timeout = std::chrono::seconds(1);
     auto r = http_.Get(url, ro);
@@ -176,6 +191,8 @@ class Supervisor {
   void RunCommands();
   void SampleCallouts();
   http::Response HandleStatus();
+  nlohmann::json DnsStatus(const nlohmann::json& nodes, const nlohmann::json& sidecar,
+                           const nlohmann::json& knot);
   http::Response HandleCommand(const http::Request& request);
   std::vector<std::string> NodeNames() const {
     std::vector<std::string> out;
@@ -253,6 +270,21 @@ Status Supervisor::AddParts(const std::string& nats_server) {
     spec.stop_signal = SIGUSR2;
     spec.stop_grace = kNodeStopGrace;
     NATSTACK_TRY(supervision_.Add(std::move(spec)));
+  }
+  if (layout_.dns_enabled) {
+    NATSTACK_ASSIGN_OR_RETURN(std::string knotd, dns::FindKnotd());
+    PartSpec knot = part("dns", "dns", dns::KnotdArgv(knotd, dns::LayoutFor(paths_.DnsDir()).config),
+                         "dns://" + DnsHost(layout_) + ":" + std::to_string(layout_.dns_port) + "/" +
+                             layout_.dns_public_zone + ".",
+                         false);
+    knot.stop_grace = std::chrono::seconds(5);
+    NATSTACK_TRY(supervision_.Add(std::move(knot)));
+    PartSpec sidecar = part("dns-sidecar", "dns-sidecar",
+                            {options_.self_exe, "dns", "serve", "--config", paths_.DnsSidecarConfig()},
+                            "http://" + DnsSidecarListen(layout_) + "/healthz", true);
+    sidecar.stop_grace = std::chrono::seconds(5);
+    sidecar.after = {"dns"};
+    NATSTACK_TRY(supervision_.Add(std::move(sidecar)));
   }
   for (int i = 1; i <= layout_.callout_replicas; ++i) {
     PartSpec spec = part(CalloutPartName(i), "callout",
@@ -473,6 +505,54 @@ http::Response Supervisor::HandleCommand(const http::Request& request) {
                                          {"action", command->action}}.dump() + "\n");
 }
 
+nlohmann::json Supervisor::DnsStatus(const nlohmann::json& nodes, const nlohmann::json& sidecar,
+                                     const nlohmann::json& knot) {
+  if (!layout_.dns_enabled) return {{"configured", false}};
+  nlohmann::json d = {{"configured", true},
+                      {"name", layout_.dns_public_name},
+                      {"server", DnsHost(layout_) + ":" + std::to_string(layout_.dns_port)},
+                      {"server_state", knot.value("state", "unknown")},
+                      {"sidecar_state", sidecar.value("state", "unknown")},
+                      {"sidecar_metrics", "http://" + DnsSidecarListen(layout_) + "/metrics"},
+                      {"when_none", layout_.dns_when_none}};
+  std::set<std::string> healthy;
+  for (const auto& n : nodes)
+    if (n.value("state", "") == "running" && n.value("healthy", false))
+      for (const auto& spec : layout_.nodes)
+        if (spec.name == n.value("name", "")) healthy.insert(spec.host);
+  d["healthy"] = healthy;
+  // What the authoritative server serves now, read like the sidecar reads it (TSIG-signed).
+  auto key = dns::ReadTsigKeyFile(dns::LayoutFor(paths_.DnsDir()).key_file);
+  if (!key) {
+    d["error"] = key.error().message;
+    return d;
+  }
+  dns::Rfc2136Options o;
+  o.server = DnsHost(layout_);
+  o.port = static_cast<uint16_t>(layout_.dns_port);
+  o.zone = layout_.dns_public_zone + ".";
+  o.tsig = *key;
+  o.timeout = std::chrono::seconds(1);
+  auto provider = dns::Rfc2136Provider::Create(o);
+  if (!provider) {
+    d["error"] = provider.error().message;
+    return d;
+  }
+  auto record = (*provider)->Read(layout_.dns_public_name + ".", dns::RecordType::kA);
+  if (!record) {
+    d["error"] = record.error().message;
+    return d;
+  }
+  std::set<std::string> served;
+  if (*record) {
+    served.insert((**record).values.begin(), (**record).values.end());
+    d["ttl"] = (**record).ttl;
+  }
+  d["record"] = served;
+  d["matches_healthy"] = served == healthy;
+  return d;
+}
+
 void Supervisor::SampleCallouts() {
   if (Steady::now() < next_sample_) return;
   next_sample_ = Steady::now() + std::chrono::seconds(5);
@@ -555,8 +635,7 @@ http::Response Supervisor::HandleStatus() {
   doc["idp"] = {{"url", IdpIssuerUrl(layout_)},
                 {"state", idp.value("state", "unknown")},
                 {"healthy", idp.value("healthy", false)}};
-  // The public record arrives with the DNS sidecar; until then there is none to compare.
-  doc["dns"] = {{"configured", false}};
+  doc["dns"] = DnsStatus(nodes, part_of("dns-sidecar"), part_of("dns"));
   return http::Json(200, doc.dump(2) + "\n");
 }
 
@@ -577,6 +656,12 @@ Status Supervisor::Start() {
   }
   NATSTACK_TRY(CheckPortFree(layout_.supervisor_host, layout_.supervisor_port,
                              "supervisor status port", "--supervisor-listen"));
+  if (layout_.dns_enabled) {
+    NATSTACK_TRY(CheckPortFree(DnsHost(layout_), layout_.dns_port, "DNS (Knot) port",
+                               "dns.listen in a spec"));
+    NATSTACK_TRY(CheckPortFree(DnsHost(layout_), layout_.dns_sidecar_port, "DNS sidecar port",
+                               "dns.sidecar_port in a spec"));
+  }
   for (const auto& n : layout_.nodes)
     for (int port : {n.client_port, n.cluster_port, n.monitor_port, n.websocket_port})
       if (n.host == layout_.idp_host && port == layout_.idp_port)
@@ -596,18 +681,22 @@ Status Supervisor::Start() {
                  nats_server + ")");
   std::vector<std::string> first = NodeNames();
   first.insert(first.begin(), "idp");
+  if (layout_.dns_enabled) first.push_back("dns");
   NATSTACK_TRY(Launch(first));
   NATSTACK_TRY(WaitParts(first, deadline));
   NATSTACK_TRY(WaitRoutes(deadline));
   progress_.Step("routes form a full mesh");
+  // The services that talk to the nodes start together and do not wait for each other: the
+  // callout replicas (each connects to a different node first) and the DNS sidecar.
+  std::vector<std::string> services = CalloutNames();
+  if (layout_.dns_enabled) services.push_back("dns-sidecar");
+  NATSTACK_TRY(Launch(services));
+  NATSTACK_TRY(WaitParts(services, deadline));
   if (layout_.callout_replicas == 0) {
     progress_.Step("no callout replicas (--callout-replicas 0): clients are admitted once you "
                    "run `natstack callout serve`");
     return Ok();
   }
-  // Replicas start together; each connects to a different node first.
-  NATSTACK_TRY(Launch(CalloutNames()));
-  NATSTACK_TRY(WaitParts(CalloutNames(), deadline));
   NATSTACK_TRY(WaitAdmitted(deadline));
   progress_.Step("callout admitted a probe client through every node");
   return Ok();
@@ -683,7 +772,9 @@ void Supervisor::StopAll() {
   // The callout drains its requests while the nodes still run; then the nodes together, then
   // the IdP. Stopping the whole stack, the nodes get SIGTERM: their clients have nowhere to go,
   // so lame duck would only delay (`natstack node stop` uses it).
-  supervision_.StopAll({CalloutNames(), NodeNames()}, /*graceful_nodes=*/false);
+  std::vector<std::string> services = CalloutNames();
+  if (layout_.dns_enabled) services.push_back("dns-sidecar");
+  supervision_.StopAll({services, NodeNames()}, /*graceful=*/false);
   Publish();
 }
 

@@ -130,10 +130,9 @@ Result<std::string> RenderKnotConfig(const KnotOptions& options) {
     }
   }
   const std::string port = std::to_string(options.port);
-  std::string listen = "\"127.0.0.1@" + port + "\"";
-  if (!options.address.empty() && options.address != "127.0.0.1") {
-    listen += ", \"" + options.address + "@" + port + "\"";
-  }
+  // One address: two stacks on one machine (127.0.1.x and 127.0.2.x) each get their own.
+  const std::string listen =
+      "\"" + (options.address.empty() ? std::string("127.0.0.1") : options.address) + "@" + port + "\"";
   std::string out;
   out += "# knot.conf for a private Knot DNS 3.2 server, written by natstack at every start.\n";
   out += "# Run: knotd -c " + layout.config + "\n";

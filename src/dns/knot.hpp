@@ -55,8 +55,8 @@ KnotLayout LayoutFor(const std::string& state_dir);
 struct KnotOptions {
   std::string state_dir;  ///< absolute; see KnotLayout
   uint16_t port = 8053;   ///< TCP and UDP
-  /// Another address to listen on besides 127.0.0.1 (an interface address other hosts use);
-  /// "" = loopback only. It is also the zones' NS glue address when set.
+  /// The address to listen on ("" = 127.0.0.1), alone: two servers on one machine with
+  /// different addresses do not clash. It is also the zones' NS glue address when set.
   std::string address;
   std::string tsig_key_name = "natstack-update.";  ///< the one key the update ACL allows
   /// Zones served, each with a zone file (`RenderZoneFile`), e.g. "cluster.internal.",
@@ -66,7 +66,7 @@ struct KnotOptions {
   uint32_t soa_minimum = 60;
 };
 
-/// knot.conf for `options`: listen 127.0.0.1@PORT (and ADDRESS@PORT), rundir and database
+/// knot.conf for `options`: listen ADDRESS@PORT (127.0.0.1 by default), rundir and database
 /// under the state directory, the key file included, an ACL that allows `update` with that key
 /// and nothing else, zone files STATE/zones/%s.zone rewritten after every change
 /// (zonefile-sync: 0), logging to stderr, one worker of each kind. No `user:` line (see the

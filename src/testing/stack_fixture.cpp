@@ -97,7 +97,7 @@ int PickFreeLoopbackBlock() {
     const std::string prefix = "127.0." + std::to_string(b) + ".";
     bool free = true;
     for (int port = 9400; free && port <= 9403; ++port) free = PortFree(prefix + "4", port);
-    free = free && PortFree(prefix + "4", 9390);
+    for (int port : {9390, 9391, 8053}) free = free && PortFree(prefix + "4", port);
     for (int i = 1; free && i <= 3; ++i)
       for (int port : {4222, 6222, 8222, 8443}) free = free && PortFree(prefix + std::to_string(i), port);
     if (free) return b;

@@ -66,7 +66,7 @@ TEST_F(SupervisorTest, StatusShowsEveryNodeMeshedWithItsCertificateAndTheCallout
   EXPECT_EQ(table.exit_code, 0) << table.output;
   for (const char* text : {"n1    running   healthy    2/2", "n2    running   healthy    2/2",
                            "n3    running   healthy    2/2", "callout-1   running   healthy",
-                           "callout-2   running   healthy", "dns: no public record is configured"})
+                           "callout-2   running   healthy", "dns: nats.example.test A {"})
     EXPECT_NE(table.output.find(text), std::string::npos) << text << "\n" << table.output;
   const auto s = Status();
   ASSERT_EQ(s["nodes"].size(), 3u) << s.dump(2);
