@@ -724,6 +724,12 @@ void Supervisor::PrintReady() const {
   for (int i = 1; i <= layout_.callout_replicas; ++i)
     callouts += (i == 1 ? "" : "  ") + ("http://" + CalloutHttpListen(layout_, i) + "/metrics");
   if (callouts.empty()) callouts = "none started (--callout-replicas 0)";
+  const std::string dns =
+      layout_.dns_enabled
+          ? layout_.dns_public_name + " A = the healthy nodes, within " +
+                std::to_string(2 * layout_.dns_probe_interval_s) + " s of a change (Knot on " +
+                DnsHost(layout_) + ":" + std::to_string(layout_.dns_port) + ")"
+          : std::string("none ([dns] enabled = false)");
   std::printf(
       "\nnatstack is ready in %.2fs: %zu nodes, auth callout, development IdP\n"
       "  clients     %s\n"
@@ -732,6 +738,8 @@ void Supervisor::PrintReady() const {
       "  CA          %s\n"
       "  IdP         %s (audience \"%s\")\n"
       "  callout     %s\n"
+      "  dns         %s\n"
+      "  status      %s status%s\n"
       "  logs        %s\n"
       "\n"
       "  Try it (user alice may use user.alice.> and nothing else):\n"
@@ -742,7 +750,7 @@ void Supervisor::PrintReady() const {
       progress_.Seconds(), layout_.nodes.size(), join(ClientUrls(layout_)).c_str(),
       join(WebSocketUrls(layout_)).c_str(), join(MonitoringUrls(layout_)).c_str(),
       TrustedCaFile(layout_).c_str(), IdpIssuerUrl(layout_).c_str(), layout_.audience.c_str(),
-      callouts.c_str(),
+      callouts.c_str(), dns.c_str(), exe.c_str(), sd.c_str(),
       paths_.LogsDir().c_str(), (exe + sd).c_str(), exe.c_str(), sd.c_str(), (exe + sd).c_str(),
       exe.c_str(), sd.c_str(),
       options_.detached ? ("`" + exe + " down" + sd + "`").c_str()
