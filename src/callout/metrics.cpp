@@ -1,5 +1,7 @@
 #include "callout/metrics.hpp"
 
+#include "core/prometheus.hpp"
+
 #include <cstdio>
 
 namespace natstack::callout {
@@ -14,40 +16,15 @@ const char* OutcomeLabel(Outcome::Kind kind) {
   return "unknown";
 }
 
-std::string Number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-/// Label values come from config names and fixed reasons; escape anyway (\ " newline).
-std::string Label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-void Header(std::string& out, const char* name, const char* type, const char* help) {
-  out += std::string("# HELP ") + name + " " + help + "\n";
-  out += std::string("# TYPE ") + name + " " + type + "\n";
-}
-
 template <size_t N>
 void Histogram(std::string& out, const char* name, const std::array<double, N>& bounds,
                const std::array<uint64_t, N>& counts, uint64_t total, double sum) {
   for (size_t i = 0; i < N; ++i) {
-    out += std::string(name) + "_bucket{le=\"" + Number(bounds[i]) + "\"} " +
+    out += std::string(name) + "_bucket{le=\"" + PrometheusNumber(bounds[i]) + "\"} " +
            std::to_string(counts[i]) + "\n";
   }
   out += std::string(name) + "_bucket{le=\"+Inf\"} " + std::to_string(total) + "\n";
-  out += std::string(name) + "_sum " + Number(sum) + "\n";
+  out += std::string(name) + "_sum " + PrometheusNumber(sum) + "\n";
   out += std::string(name) + "_count " + std::to_string(total) + "\n";
 }
 
@@ -86,87 +63,87 @@ void Metrics::RecordKick(size_t closed, size_t failures) {
 std::string Metrics::Render(const State& s) const {
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);
-  Header(out, "natstack_callout_ready", "gauge",
+  PrometheusHeader(out, "natstack_callout_ready", "gauge",
          "1 when keys are loaded and the subscription is active.");
   out += std::string("natstack_callout_ready ") + (s.ready ? "1" : "0") + "\n";
 
-  Header(out, "natstack_callout_decisions_total", "counter",
+  PrometheusHeader(out, "natstack_callout_decisions_total", "counter",
          "Authorization requests by outcome (admitted, refused = signed error, dropped = no "
          "answer), reason and source (issuer or service).");
   for (const auto& [key, count] : decisions_) {
     const auto& [outcome, reason, source] = key;
     out += "natstack_callout_decisions_total{outcome=\"" + outcome + "\",reason=\"" +
-           Label(reason) + "\",source=\"" + Label(source) + "\"} " + std::to_string(count) + "\n";
+           PrometheusLabel(reason) + "\",source=\"" + PrometheusLabel(source) + "\"} " + std::to_string(count) + "\n";
   }
-  Header(out, "natstack_callout_decision_seconds", "histogram",
+  PrometheusHeader(out, "natstack_callout_decision_seconds", "histogram",
          "Time from a request's arrival to its reply.");
   Histogram(out, "natstack_callout_decision_seconds", kLatencyBuckets, buckets_, latency_count_,
             latency_sum_);
-  Header(out, "natstack_callout_auth_timeout_seconds", "gauge",
+  PrometheusHeader(out, "natstack_callout_auth_timeout_seconds", "gauge",
          "The servers' auth timeout as the last request showed it (exp - iat): the budget.");
   out += "natstack_callout_auth_timeout_seconds " + std::to_string(auth_timeout_s_) + "\n";
-  Header(out, "natstack_callout_user_jwt_ttl_seconds", "histogram",
+  PrometheusHeader(out, "natstack_callout_user_jwt_ttl_seconds", "histogram",
          "Lifetime of the user JWTs issued (time to expiry at issue).");
   Histogram(out, "natstack_callout_user_jwt_ttl_seconds", kTtlBuckets, ttl_buckets_, ttl_count_,
             ttl_sum_);
 
-  Header(out, "natstack_callout_jwks_age_seconds", "gauge",
+  PrometheusHeader(out, "natstack_callout_jwks_age_seconds", "gauge",
          "Seconds since the issuer's JWKS was last fetched (NaN before the first).");
   for (const auto& j : s.jwks)
-    out += "natstack_callout_jwks_age_seconds{issuer=\"" + Label(j.issuer) + "\"} " +
-           (j.age_seconds ? Number(*j.age_seconds) : std::string("NaN")) + "\n";
-  Header(out, "natstack_callout_jwks_fetch_failures_total", "counter",
+    out += "natstack_callout_jwks_age_seconds{issuer=\"" + PrometheusLabel(j.issuer) + "\"} " +
+           (j.age_seconds ? PrometheusNumber(*j.age_seconds) : std::string("NaN")) + "\n";
+  PrometheusHeader(out, "natstack_callout_jwks_fetch_failures_total", "counter",
          "JWKS fetches that failed (the last good keys stay in use).");
   for (const auto& j : s.jwks)
-    out += "natstack_callout_jwks_fetch_failures_total{issuer=\"" + Label(j.issuer) + "\"} " +
+    out += "natstack_callout_jwks_fetch_failures_total{issuer=\"" + PrometheusLabel(j.issuer) + "\"} " +
            std::to_string(j.fetch_failures) + "\n";
-  Header(out, "natstack_callout_jwks_waits_refused_total", "counter",
+  PrometheusHeader(out, "natstack_callout_jwks_waits_refused_total", "counter",
          "Tokens with an unknown kid refused at once because the workers allowed to wait for a "
          "refresh were all waiting.");
   for (const auto& j : s.jwks)
-    out += "natstack_callout_jwks_waits_refused_total{issuer=\"" + Label(j.issuer) + "\"} " +
+    out += "natstack_callout_jwks_waits_refused_total{issuer=\"" + PrometheusLabel(j.issuer) + "\"} " +
            std::to_string(j.waits_refused) + "\n";
-  Header(out, "natstack_callout_jwks_keys", "gauge", "Keys in the issuer's JWKS in use.");
+  PrometheusHeader(out, "natstack_callout_jwks_keys", "gauge", "Keys in the issuer's JWKS in use.");
   for (const auto& j : s.jwks)
-    out += "natstack_callout_jwks_keys{issuer=\"" + Label(j.issuer) + "\"} " +
+    out += "natstack_callout_jwks_keys{issuer=\"" + PrometheusLabel(j.issuer) + "\"} " +
            std::to_string(j.keys) + "\n";
-  Header(out, "natstack_callout_jwks_refresh_interval_seconds", "gauge",
+  PrometheusHeader(out, "natstack_callout_jwks_refresh_interval_seconds", "gauge",
          "The issuer's JWKS refresh interval (from its cache headers, clamped).");
   for (const auto& j : s.jwks)
-    out += "natstack_callout_jwks_refresh_interval_seconds{issuer=\"" + Label(j.issuer) + "\"} " +
-           Number(j.refresh_interval_seconds) + "\n";
+    out += "natstack_callout_jwks_refresh_interval_seconds{issuer=\"" + PrometheusLabel(j.issuer) + "\"} " +
+           PrometheusNumber(j.refresh_interval_seconds) + "\n";
 
-  Header(out, "natstack_callout_workers", "gauge", "Decision threads.");
+  PrometheusHeader(out, "natstack_callout_workers", "gauge", "Decision threads.");
   out += "natstack_callout_workers " + std::to_string(s.workers) + "\n";
-  Header(out, "natstack_callout_queue_capacity", "gauge", "Requests that may wait for a worker.");
+  PrometheusHeader(out, "natstack_callout_queue_capacity", "gauge", "Requests that may wait for a worker.");
   out += "natstack_callout_queue_capacity " + std::to_string(s.queue_capacity) + "\n";
-  Header(out, "natstack_callout_queue_depth", "gauge", "Requests waiting for a worker now.");
+  PrometheusHeader(out, "natstack_callout_queue_depth", "gauge", "Requests waiting for a worker now.");
   out += "natstack_callout_queue_depth " + std::to_string(s.queue_depth) + "\n";
-  Header(out, "natstack_callout_in_progress", "gauge", "Requests being decided now.");
+  PrometheusHeader(out, "natstack_callout_in_progress", "gauge", "Requests being decided now.");
   out += "natstack_callout_in_progress " + std::to_string(s.running) + "\n";
-  Header(out, "natstack_callout_overloaded_total", "counter",
+  PrometheusHeader(out, "natstack_callout_overloaded_total", "counter",
          "Requests refused at once because the queue was full.");
   out += "natstack_callout_overloaded_total " + std::to_string(s.overloaded) + "\n";
-  Header(out, "natstack_callout_delayed_refusals", "gauge",
+  PrometheusHeader(out, "natstack_callout_delayed_refusals", "gauge",
          "Refusals held back for refusal_delay_ms right now.");
   out += "natstack_callout_delayed_refusals " + std::to_string(s.in_flight_delayed) + "\n";
 
   if (s.revoked_entries) {
-    Header(out, "natstack_callout_revoked_entries", "gauge", "Entries on the deny-list.");
+    PrometheusHeader(out, "natstack_callout_revoked_entries", "gauge", "Entries on the deny-list.");
     out += "natstack_callout_revoked_entries " + std::to_string(*s.revoked_entries) + "\n";
-    Header(out, "natstack_callout_revocation_reloads_total", "counter",
+    PrometheusHeader(out, "natstack_callout_revocation_reloads_total", "counter",
            "Deny-list reloads that changed it.");
     out += "natstack_callout_revocation_reloads_total " + std::to_string(s.revocation_reloads) +
            "\n";
-    Header(out, "natstack_callout_revocation_reload_failures_total", "counter",
+    PrometheusHeader(out, "natstack_callout_revocation_reload_failures_total", "counter",
            "Deny-list reloads that failed (the last good list stays in use).");
     out += "natstack_callout_revocation_reload_failures_total " +
            std::to_string(s.revocation_failures) + "\n";
   }
-  Header(out, "natstack_callout_kicked_connections_total", "counter",
+  PrometheusHeader(out, "natstack_callout_kicked_connections_total", "counter",
          "Live connections of revoked identities closed through the system account.");
   out += "natstack_callout_kicked_connections_total " + std::to_string(kicked_) + "\n";
-  Header(out, "natstack_callout_kick_failures_total", "counter",
+  PrometheusHeader(out, "natstack_callout_kick_failures_total", "counter",
          "Connection lookups or kicks that failed (a server did not answer or refused).");
   out += "natstack_callout_kick_failures_total " + std::to_string(kick_failures_) + "\n";
   return out;

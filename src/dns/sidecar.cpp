@@ -1,5 +1,7 @@
 #include "dns/sidecar.hpp"
 
+#include "core/prometheus.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -256,34 +258,10 @@ Status HttpHealthProbe::Probe(const Node& node, std::chrono::milliseconds timeou
 
 namespace {
 
-std::string Label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
-std::string Number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
-void Header(std::string& out, const char* name, const char* type, const char* help) {
-  out += std::string("# HELP ") + name + " " + help + "\n";
-  out += std::string("# TYPE ") + name + " " + type + "\n";
-}
-
 void Sample(std::string& out, const char* name, const std::string& labels, double value) {
   out += name;
   if (!labels.empty()) out += "{" + labels + "}";
-  out += " " + Number(value) + "\n";
+  out += " " + PrometheusNumber(value) + "\n";
 }
 
 }  // namespace
@@ -293,58 +271,58 @@ std::string RenderMetrics(const KeeperStats& s, std::chrono::steady_clock::time_
   auto age = [now](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(now - t).count();
   };
-  Header(out, "natstack_dns_ready", "gauge", "1 once the record has been read from the server.");
+  PrometheusHeader(out, "natstack_dns_ready", "gauge", "1 once the record has been read from the server.");
   Sample(out, "natstack_dns_ready", "", s.ready ? 1 : 0);
-  Header(out, "natstack_dns_rounds_total", "counter", "Probe rounds.");
+  PrometheusHeader(out, "natstack_dns_rounds_total", "counter", "Probe rounds.");
   Sample(out, "natstack_dns_rounds_total", "", static_cast<double>(s.rounds));
-  Header(out, "natstack_dns_stale_rounds_total", "counter",
+  PrometheusHeader(out, "natstack_dns_stale_rounds_total", "counter",
          "Probe rounds discarded because they took longer than stale_after.");
   Sample(out, "natstack_dns_stale_rounds_total", "", static_cast<double>(s.stale_rounds));
-  Header(out, "natstack_dns_record_changes_total", "counter",
+  PrometheusHeader(out, "natstack_dns_record_changes_total", "counter",
          "Writes of the record (one Replace or Delete each).");
   Sample(out, "natstack_dns_record_changes_total", "", static_cast<double>(s.changes));
-  Header(out, "natstack_dns_drift_repairs_total", "counter",
+  PrometheusHeader(out, "natstack_dns_drift_repairs_total", "counter",
          "Reads that found the record changed behind the sidecar's back.");
   Sample(out, "natstack_dns_drift_repairs_total", "", static_cast<double>(s.drift_repairs));
-  Header(out, "natstack_dns_provider_errors_total", "counter",
+  PrometheusHeader(out, "natstack_dns_provider_errors_total", "counter",
          "Failed DNS provider calls by operation and error code.");
   for (const auto& [key, count] : s.provider_errors)
     Sample(out, "natstack_dns_provider_errors_total",
-           "op=\"" + Label(key.first) + "\",code=\"" + Label(key.second) + "\"",
+           "op=\"" + PrometheusLabel(key.first) + "\",code=\"" + PrometheusLabel(key.second) + "\"",
            static_cast<double>(count));
-  Header(out, "natstack_dns_probes_total", "counter", "Health probes per node.");
+  PrometheusHeader(out, "natstack_dns_probes_total", "counter", "Health probes per node.");
   for (const auto& n : s.nodes)
-    Sample(out, "natstack_dns_probes_total", "node=\"" + Label(n.name) + "\"",
+    Sample(out, "natstack_dns_probes_total", "node=\"" + PrometheusLabel(n.name) + "\"",
            static_cast<double>(n.probes));
-  Header(out, "natstack_dns_probe_failures_total", "counter", "Failed health probes per node.");
+  PrometheusHeader(out, "natstack_dns_probe_failures_total", "counter", "Failed health probes per node.");
   for (const auto& n : s.nodes)
-    Sample(out, "natstack_dns_probe_failures_total", "node=\"" + Label(n.name) + "\"",
+    Sample(out, "natstack_dns_probe_failures_total", "node=\"" + PrometheusLabel(n.name) + "\"",
            static_cast<double>(n.probe_failures));
-  Header(out, "natstack_dns_node_healthy", "gauge",
+  PrometheusHeader(out, "natstack_dns_node_healthy", "gauge",
          "1 when the node is in the healthy set (after hysteresis).");
   for (const auto& n : s.nodes)
     Sample(out, "natstack_dns_node_healthy",
-           "node=\"" + Label(n.name) + "\",address=\"" + Label(n.address) + "\"",
+           "node=\"" + PrometheusLabel(n.name) + "\",address=\"" + PrometheusLabel(n.address) + "\"",
            n.health == NodeHealth::kHealthy ? 1 : 0);
-  Header(out, "natstack_dns_healthy_nodes", "gauge", "Nodes in the healthy set.");
+  PrometheusHeader(out, "natstack_dns_healthy_nodes", "gauge", "Nodes in the healthy set.");
   Sample(out, "natstack_dns_healthy_nodes", "", static_cast<double>(s.healthy_nodes));
-  Header(out, "natstack_dns_nodes", "gauge", "Configured nodes.");
+  PrometheusHeader(out, "natstack_dns_nodes", "gauge", "Configured nodes.");
   Sample(out, "natstack_dns_nodes", "", static_cast<double>(s.nodes.size()));
   if (s.record_size) {
-    Header(out, "natstack_dns_record_size", "gauge",
+    PrometheusHeader(out, "natstack_dns_record_size", "gauge",
            "Addresses in the record as the server holds it (last known).");
     Sample(out, "natstack_dns_record_size", "", static_cast<double>(*s.record_size));
   }
-  Header(out, "natstack_dns_record_in_sync", "gauge",
+  PrometheusHeader(out, "natstack_dns_record_in_sync", "gauge",
          "1 when the server holds the wanted record (as last known).");
   Sample(out, "natstack_dns_record_in_sync", "", s.in_sync ? 1 : 0);
   if (s.last_write_ok) {
-    Header(out, "natstack_dns_last_write_age_seconds", "gauge",
+    PrometheusHeader(out, "natstack_dns_last_write_age_seconds", "gauge",
            "Seconds since the last successful write of the record.");
     Sample(out, "natstack_dns_last_write_age_seconds", "", age(*s.last_write_ok));
   }
   if (s.last_read_ok) {
-    Header(out, "natstack_dns_last_read_age_seconds", "gauge",
+    PrometheusHeader(out, "natstack_dns_last_read_age_seconds", "gauge",
            "Seconds since the last successful read of the record.");
     Sample(out, "natstack_dns_last_read_age_seconds", "", age(*s.last_read_ok));
   }
