@@ -145,6 +145,7 @@ void RecordKeeper::Round() {
   }
   Publish();
   (void)Sync();
+  if (server_ && !server_->values.empty()) filling_ = false;
 }
 
 void RecordKeeper::Apply(size_t index, const Status& result) {
@@ -154,7 +155,8 @@ void RecordKeeper::Apply(size_t index, const Status& result) {
   if (result) {
     n.fail_streak = 0;
     ++n.ok_streak;
-    if (n.health != NodeHealth::kHealthy && n.ok_streak >= options_.up_after) {
+    const int needed = filling_ && n.health == NodeHealth::kUnknown ? 1 : options_.up_after;
+    if (n.health != NodeHealth::kHealthy && n.ok_streak >= needed) {
       n.health = NodeHealth::kHealthy;
       const std::string reason = node.name + " passed " + Probes(n.ok_streak);
       log_.Info(kComponent,
@@ -201,6 +203,7 @@ void RecordKeeper::OnFirstRead() {
     log_.Info(kComponent,
               node.name + " (" + node.address + ") starts healthy: the record already lists it");
   }
+  filling_ = !server_ || server_->values.empty();
   log_.Info(kComponent, "A " + options_.name + ": the server holds " + DescribeRecord(server_));
   RecomputeWanted();
   if (!InSync())

@@ -160,6 +160,9 @@ class RecordKeeper {
   std::optional<std::chrono::steady_clock::time_point> last_round_end_;
   bool server_known_ = false;         // the record was read at least once
   std::optional<RecordSet> server_;   // what the server holds, as last known
+  // The record was absent or empty when first read: until it first lists a node, one passing
+  // probe lets a node in (an empty record has no clients to protect from a flapping node).
+  bool filling_ = false;
   bool wanted_known_ = false;         // wanted_ has been computed
   std::optional<RecordSet> wanted_;   // nullopt: no record
   std::vector<std::string> reasons_;  // why wanted_ differs from server_
