@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -558,6 +559,20 @@ Status WriteRendered(const std::vector<RenderedNode>& nodes, const std::string& 
     // Secrets first: a config never points at an include that is not there yet.
     NATSTACK_TRY(WriteFileAtomic(dir + "/" + SecretsFileName(node.name), node.secrets, 0600));
     NATSTACK_TRY(WriteFileAtomic(dir + "/" + ConfigFileName(node.name), node.config, 0644));
+  }
+  // A node taken out of the spec leaves no config that looks live (its JetStream data, in its
+  // own directory, stays).
+  std::set<std::string> current;
+  for (const RenderedNode& node : nodes) {
+    current.insert(ConfigFileName(node.name));
+    current.insert(SecretsFileName(node.name));
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = name.size() > 5 && name.compare(name.size() - 5, 5, ".conf") == 0;
+    if (ours && entry.is_regular_file(ec) && current.count(name) == 0)
+      std::filesystem::remove(entry.path(), ec);
   }
   return Ok();
 }

@@ -385,6 +385,16 @@ TEST(WriteRenderedTest, WritesConfigAndSecretsWithModes) {
   // Rewriting keeps the modes.
   ASSERT_TRUE(WriteRendered(*rendered, out));
   EXPECT_EQ(ModeOf(out + "/n1.secrets.conf"), 0600u);
+  // A node taken out: its config and secrets go, its data directory and other files stay.
+  ASSERT_TRUE(MakeDirs(out + "/n3", 0700));
+  ASSERT_TRUE(WriteFileAtomic(out + "/notes.txt", "x", 0644));
+  rendered->pop_back();
+  ASSERT_TRUE(WriteRendered(*rendered, out));
+  EXPECT_FALSE(FileExists(out + "/n3.conf"));
+  EXPECT_FALSE(FileExists(out + "/n3.secrets.conf"));
+  EXPECT_TRUE(FileExists(out + "/n3"));
+  EXPECT_TRUE(FileExists(out + "/notes.txt"));
+  EXPECT_TRUE(FileExists(out + "/n2.conf"));
 }
 
 TEST(WriteRenderedTest, RefusesNamesThatAreNotFileNames) {
