@@ -103,6 +103,8 @@ Status SaveLayout(const StackLayout& layout) {
                             {"dns_sidecar_port", layout.dns_sidecar_port},
                             {"dns_probe_interval_s", layout.dns_probe_interval_s},
                             {"dns_reconcile_interval_s", layout.dns_reconcile_interval_s},
+                            {"dns_private_zone", layout.dns_private_zone},
+                            {"dns_route_name", layout.dns_route_name},
                             {"callout_account", layout.callout_account},
                             {"callout_max_user_ttl_s", layout.callout_max_user_ttl_s},
                             {"callout_auth_timeout_s", layout.callout_auth_timeout_s},
@@ -161,6 +163,8 @@ Result<StackLayout> LoadLayout(const std::string& state_dir) {
   NATSTACK_TRY(r.Int("dns_sidecar_port", dns_sidecar_port, 1, 65535));
   NATSTACK_TRY(r.Int("dns_probe_interval_s", layout.dns_probe_interval_s, 1, 3600));
   NATSTACK_TRY(r.Int("dns_reconcile_interval_s", layout.dns_reconcile_interval_s, 1, 86400));
+  NATSTACK_TRY(r.String("dns_private_zone", layout.dns_private_zone));
+  NATSTACK_TRY(r.String("dns_route_name", layout.dns_route_name));
   layout.dns_port = static_cast<int>(dns_port);
   layout.dns_ttl = static_cast<int>(dns_ttl);
   layout.dns_negative_ttl = static_cast<int>(dns_negative_ttl);

@@ -76,6 +76,11 @@ struct StackLayout {
   int dns_sidecar_port = 9391;  ///< the sidecar's /healthz, /readyz, /metrics on the DNS host
   int64_t dns_probe_interval_s = 2;       ///< the sidecar probes every node this often
   int64_t dns_reconcile_interval_s = 30;  ///< and reads the record back this often
+  /// The route seed: every node's route address under `dns_route_name` in the private zone,
+  /// registered when the node starts and removed when it is stopped for good (not
+  /// health-gated: a seed of healthy nodes alone could never bootstrap a cluster).
+  std::string dns_private_zone = "cluster.internal";
+  std::string dns_route_name = "routes.cluster.internal";
 };
 
 inline constexpr int kMaxCalloutReplicas = 16;

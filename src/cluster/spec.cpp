@@ -118,6 +118,8 @@ when_none = "keep"                  # no healthy node: "keep" the last set, or "
 sidecar_port = 9391                 # the sidecar's /healthz, /readyz, /metrics, on Knot's host
 probe_interval = "2s"               # each node's health, this often (2 failures out, 2 passes in)
 reconcile_interval = "30s"          # the record read back and repaired, this often
+private_zone = "cluster.internal"   # the route seed's zone, also served by Knot
+route_name = "routes.cluster.internal"  # every node's route address, registered while it runs
 )";
 
 /// "nodes[1] (\"n2\").cluster_port" (a renderer field) -> "nodes[1].cluster_port" (a spec key).
@@ -568,6 +570,8 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
     if (!listen.empty()) NATSTACK_TRY(HostPortValue(d, "listen", layout.dns_host, layout.dns_port));
     NATSTACK_TRY(d.String("public_zone", layout.dns_public_zone));
     NATSTACK_TRY(d.String("public_name", layout.dns_public_name));
+    NATSTACK_TRY(d.String("private_zone", layout.dns_private_zone));
+    NATSTACK_TRY(d.String("route_name", layout.dns_route_name));
     int64_t ttl = layout.dns_ttl, negative = layout.dns_negative_ttl, sidecar = layout.dns_sidecar_port;
     NATSTACK_TRY(d.Int("ttl", ttl, 1, 86400));
     NATSTACK_TRY(d.Int("negative_ttl", negative, 1, 86400));
@@ -583,6 +587,17 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
                                         "\" is neither \"keep\" nor \"delete\"");
     if (!IsDnsName(layout.dns_public_zone))
       return d.Invalid("public_zone", "\"" + layout.dns_public_zone.substr(0, 80) + "\" is not a DNS name");
+    if (!IsDnsName(layout.dns_private_zone))
+      return d.Invalid("private_zone", "\"" + layout.dns_private_zone.substr(0, 80) + "\" is not a DNS name");
+    if (layout.dns_private_zone == layout.dns_public_zone)
+      return d.Invalid("private_zone", "is the public zone too: the route seed is not public");
+    const std::string private_suffix = "." + layout.dns_private_zone;
+    if (!IsDnsName(layout.dns_route_name) || layout.dns_route_name.size() <= private_suffix.size() ||
+        layout.dns_route_name.compare(layout.dns_route_name.size() - private_suffix.size(),
+                                      private_suffix.size(), private_suffix) != 0)
+      return d.Invalid("route_name", "\"" + layout.dns_route_name.substr(0, 80) +
+                                         "\" is not a name inside private_zone \"" +
+                                         layout.dns_private_zone + "\"");
     const std::string suffix = "." + layout.dns_public_zone;
     if (!IsDnsName(layout.dns_public_name) || layout.dns_public_name.size() <= suffix.size() ||
         layout.dns_public_name.compare(layout.dns_public_name.size() - suffix.size(),

@@ -269,6 +269,10 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
        "s.toml:5: tls.intermediate_lifetime: is longer than root_lifetime"},
       // No DNS or ACME keys yet: later issues add them with their features.
       {node_a + "[dns]\nzone = \"example.test\"\n", "s.toml:5: dns.zone: unknown key"},
+      {node_a + "[dns]\nroute_name = \"routes.example.test\"\n",
+       "s.toml:5: dns.route_name: \"routes.example.test\" is not a name inside private_zone \"cluster.internal\""},
+      {node_a + "[dns]\nprivate_zone = \"example.test\"\n",
+       "s.toml:5: dns.private_zone: is the public zone too"},
       {node_a + "[dns]\nwhen_none = \"drop\"\n",
        "s.toml:5: dns.when_none: \"drop\" is neither \"keep\" nor \"delete\""},
       {node_a + "[dns]\npublic_name = \"nats.other.test\"\n",

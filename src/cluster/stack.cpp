@@ -241,7 +241,7 @@ Status PrepareDns(const StackLayout& layout) {
   knot.state_dir = paths.DnsDir();
   knot.port = static_cast<uint16_t>(layout.dns_port);
   knot.address = DnsHost(layout);
-  knot.zones = {layout.dns_public_zone + "."};
+  knot.zones = {layout.dns_public_zone + ".", layout.dns_private_zone + "."};
   knot.soa_minimum = static_cast<uint32_t>(layout.dns_negative_ttl);
   NATSTACK_ASSIGN_OR_RETURN(dns::TsigKey key, dns::PrepareKnotState(knot));
   (void)key;  // the sidecar reads it from the key file

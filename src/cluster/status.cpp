@@ -267,6 +267,9 @@ std::string FormatStatus(const nlohmann::json& s) {
     }
     out += " (server " + str(d, "server") + " " + str(d, "server_state") + ", sidecar " +
            str(d, "sidecar_state") + ")\n";
+    if (d.contains("route_seed"))
+      out += "route seed: " + str(d["route_seed"], "name") + " A " +
+             set(d["route_seed"].value("registered", nlohmann::json::array())) + "\n";
   }
   const auto& events = s.value("events", nlohmann::json::array());
   if (!events.empty()) {

@@ -234,6 +234,18 @@ class Supervisor {
   std::string phase_ = "starting";
   std::deque<std::shared_ptr<Command>> commands_;
   std::map<std::string, std::deque<CalloutSample>> callout_samples_;
+
+  // The route seed (main loop only): the node addresses that should stand under the route
+  // name, synced to Knot when they change and checked every 10 s.
+  Result<std::unique_ptr<dns::Provider>> ZoneProvider(const std::string& zone) const;
+  void SeedSet(const std::string& node, bool registered);
+  void SyncSeed(bool force = false);
+  std::set<std::string> seed_want_;
+  bool seed_dirty_ = false;
+  bool seed_started_ = false;  // Knot serves the zone: the seed is kept from then on
+  Steady::time_point seed_next_{};
+  std::string seed_last_error_;
+  std::unique_ptr<dns::Provider> seed_provider_;
 };
 
 void Supervisor::OnEvent(const PartEvent& e) {
@@ -306,8 +318,69 @@ Status Supervisor::Launch(const std::vector<std::string>& names) {
 Status Supervisor::Round() {
   auto ticked = supervision_.Tick();
   RunCommands();
+  SyncSeed();
   Publish();
   return ticked;
+}
+
+Result<std::unique_ptr<dns::Provider>> Supervisor::ZoneProvider(const std::string& zone) const {
+  NATSTACK_ASSIGN_OR_RETURN(dns::TsigKey key,
+                            dns::ReadTsigKeyFile(dns::LayoutFor(paths_.DnsDir()).key_file));
+  dns::Rfc2136Options o;
+  o.server = DnsHost(layout_);
+  o.port = static_cast<uint16_t>(layout_.dns_port);
+  o.zone = zone + ".";
+  o.tsig = key;
+  o.timeout = std::chrono::seconds(1);
+  NATSTACK_ASSIGN_OR_RETURN(auto provider, dns::Rfc2136Provider::Create(o));
+  return std::unique_ptr<dns::Provider>(std::move(provider));
+}
+
+void Supervisor::SeedSet(const std::string& node, bool registered) {
+  if (!layout_.dns_enabled) return;
+  for (const auto& n : layout_.nodes) {
+    if (n.name != node) continue;
+    const bool changed = registered ? seed_want_.insert(n.host).second : seed_want_.erase(n.host) > 0;
+    seed_dirty_ = seed_dirty_ || changed;
+  }
+}
+
+void Supervisor::SyncSeed(bool force) {
+  if (!layout_.dns_enabled || !seed_started_) return;
+  const auto now = Steady::now();
+  if (!force && !seed_dirty_ && now < seed_next_) return;
+  if (!force && seed_dirty_ && now < seed_next_ && !seed_last_error_.empty()) return;  // backoff
+  auto fail = [&](const std::string& why) {
+    if (why != seed_last_error_)
+      progress_.Step("warning: route seed " + layout_.dns_route_name + ": " + why + " (retrying)");
+    seed_last_error_ = why;
+    seed_next_ = now + std::chrono::seconds(1);
+  };
+  if (!seed_provider_) {
+    auto provider = ZoneProvider(layout_.dns_private_zone);
+    if (!provider) return fail(provider.error().message);
+    seed_provider_ = std::move(*provider);
+  }
+  const std::string name = layout_.dns_route_name + ".";
+  auto served = seed_provider_->Read(name, dns::RecordType::kA);
+  if (!served) return fail(served.error().message);
+  const std::set<std::string> now_served =
+      *served ? std::set<std::string>((**served).values.begin(), (**served).values.end())
+              : std::set<std::string>();
+  if (now_served != seed_want_) {
+    auto written = seed_want_.empty()
+                       ? seed_provider_->Delete(name, dns::RecordType::kA)
+                       : seed_provider_->Replace({name, dns::RecordType::kA,
+                                                  static_cast<uint32_t>(layout_.dns_ttl),
+                                                  {seed_want_.begin(), seed_want_.end()}});
+    if (!written) return fail(written.error().message);
+    std::string text;
+    for (const auto& a : seed_want_) text += (text.empty() ? "" : " ") + a;
+    progress_.Step("route seed " + layout_.dns_route_name + " = {" + text + "}");
+  }
+  seed_dirty_ = false;
+  seed_last_error_.clear();
+  seed_next_ = now + std::chrono::seconds(10);
 }
 
 Status Supervisor::WaitParts(const std::vector<std::string>& names, Steady::time_point deadline) {
@@ -455,10 +528,13 @@ void Supervisor::RunCommands() {
       done = Fail(Code::kNotFound, "there is no part named " + c->part);
     } else if (c->action == "start") {
       done = supervision_.Launch(c->part);
+      if (done) SeedSet(c->part, true);
     } else if (c->action == "stop") {
       done = supervision_.Stop(c->part);
+      if (done) SeedSet(c->part, false);  // stopped for good: no longer a route to seed
     } else if (c->action == "restart") {
       done = supervision_.Restart(c->part);
+      if (done) SeedSet(c->part, true);
     } else {
       done = Fail(Code::kInvalidArgument, "unknown action " + c->action);
     }
@@ -537,6 +613,13 @@ nlohmann::json Supervisor::DnsStatus(const nlohmann::json& nodes, const nlohmann
   if (!provider) {
     d["error"] = provider.error().message;
     return d;
+  }
+  if (auto seed = ZoneProvider(layout_.dns_private_zone); seed) {
+    auto routes = (*seed)->Read(layout_.dns_route_name + ".", dns::RecordType::kA);
+    std::set<std::string> registered;
+    if (routes && *routes) registered.insert((**routes).values.begin(), (**routes).values.end());
+    d["route_seed"] = {{"name", layout_.dns_route_name}, {"registered", registered}};
+    if (!routes) d["route_seed"]["error"] = routes.error().message;
   }
   auto record = (*provider)->Read(layout_.dns_public_name + ".", dns::RecordType::kA);
   if (!record) {
@@ -684,6 +767,9 @@ Status Supervisor::Start() {
   if (layout_.dns_enabled) first.push_back("dns");
   NATSTACK_TRY(Launch(first));
   NATSTACK_TRY(WaitParts(first, deadline));
+  for (const auto& n : layout_.nodes) SeedSet(n.name, true);
+  seed_started_ = layout_.dns_enabled;
+  SyncSeed(/*force=*/true);
   NATSTACK_TRY(WaitRoutes(deadline));
   progress_.Step("routes form a full mesh");
   // The services that talk to the nodes start together and do not wait for each other: the
@@ -782,6 +868,11 @@ void Supervisor::StopAll() {
   // so lame duck would only delay (`natstack node stop` uses it).
   std::vector<std::string> services = CalloutNames();
   if (layout_.dns_enabled) services.push_back("dns-sidecar");
+  // The whole stack stops for good: its nodes leave the route seed, while Knot still runs.
+  if (layout_.dns_enabled && supervision_.IsReady("dns")) {
+    seed_want_.clear();
+    SyncSeed(/*force=*/true);
+  }
   supervision_.StopAll({services, NodeNames()}, /*graceful=*/false);
   Publish();
 }

@@ -1,6 +1,8 @@
 // The public record on a real Knot server, kept by the sidecar `natstack up` runs: it lists
 // exactly the healthy nodes; a stopped node leaves it and comes back; with every node down it
 // keeps the last set (when_none = keep); an edit by hand is repaired; kdig sees what status says.
+#include <signal.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -58,6 +60,19 @@ class DnsTest : public ::testing::Test {
     }
     return out;
   }
+  /// The route seed as kdig sees it.
+  static std::set<std::string> Seed() {
+    auto r = testing::RunShell("kdig @" + Addr(4) + " -p 8053 +tcp +short routes.cluster.internal A");
+    std::set<std::string> out;
+    size_t start = 0;
+    while (start < r.output.size()) {
+      size_t nl = r.output.find('\n', start);
+      if (nl == std::string::npos) nl = r.output.size();
+      if (nl > start) out.insert(r.output.substr(start, nl - start));
+      start = nl + 1;
+    }
+    return out;
+  }
   static bool ServedBecomes(const std::set<std::string>& want, std::chrono::seconds limit = 20s) {
     return testing::WaitFor([&] { return Served() == want; }, limit);
   }
@@ -91,13 +106,32 @@ TEST_F(DnsTest, TheRecordListsTheHealthyNodesAndStatusAgrees) {
       << table.output;
 }
 
-TEST_F(DnsTest, AStoppedNodeLeavesTheRecordAndComesBack) {
+TEST_F(DnsTest, AStoppedNodeLeavesTheRecordAndTheRouteSeedAndComesBack) {
   const std::set<std::string> all = {Addr(1), Addr(2), Addr(3)};
   ASSERT_TRUE(ServedBecomes(all));
+  EXPECT_EQ(Seed(), all);  // every started node is registered
   ASSERT_EQ(Node("stop", "n2"), 0);
+  EXPECT_EQ(Seed(), (std::set<std::string>{Addr(1), Addr(3)}));  // stopped for good: at once
   EXPECT_TRUE(ServedBecomes({Addr(1), Addr(3)})) << "served: " << Served().size();
   ASSERT_EQ(Node("start", "n2"), 0);
+  EXPECT_EQ(Seed(), all);
   EXPECT_TRUE(ServedBecomes(all)) << "served: " << Served().size();
+}
+
+TEST_F(DnsTest, TheRouteSeedIsNotHealthGated) {
+  // A crashed node is restarted, not stopped for good: it stays in the seed throughout.
+  ASSERT_TRUE(ServedBecomes({Addr(1), Addr(2), Addr(3)}));
+  const auto s = Status();
+  int pid = -1;
+  for (const auto& n : s["nodes"])
+    if (n["name"] == "n3") pid = n["pid"].get<int>();
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(Seed(), (std::set<std::string>{Addr(1), Addr(2), Addr(3)})) << "round " << i;
+    std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_EQ(Status()["dns"]["route_seed"]["registered"].size(), 3u);
 }
 
 TEST_F(DnsTest, AnEditByHandIsRepaired) {
