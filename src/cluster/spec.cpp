@@ -591,20 +591,18 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
       return d.Invalid("private_zone", "\"" + layout.dns_private_zone.substr(0, 80) + "\" is not a DNS name");
     if (layout.dns_private_zone == layout.dns_public_zone)
       return d.Invalid("private_zone", "is the public zone too: the route seed is not public");
-    const std::string private_suffix = "." + layout.dns_private_zone;
-    if (!IsDnsName(layout.dns_route_name) || layout.dns_route_name.size() <= private_suffix.size() ||
-        layout.dns_route_name.compare(layout.dns_route_name.size() - private_suffix.size(),
-                                      private_suffix.size(), private_suffix) != 0)
-      return d.Invalid("route_name", "\"" + layout.dns_route_name.substr(0, 80) +
-                                         "\" is not a name inside private_zone \"" +
-                                         layout.dns_private_zone + "\"");
-    const std::string suffix = "." + layout.dns_public_zone;
-    if (!IsDnsName(layout.dns_public_name) || layout.dns_public_name.size() <= suffix.size() ||
-        layout.dns_public_name.compare(layout.dns_public_name.size() - suffix.size(),
-                                       suffix.size(), suffix) != 0)
-      return d.Invalid("public_name", "\"" + layout.dns_public_name.substr(0, 80) +
-                                          "\" is not a name inside public_zone \"" +
-                                          layout.dns_public_zone + "\"");
+    // A name below its zone ("routes.cluster.internal" in "cluster.internal").
+    auto inside = [&](const char* key, const std::string& name, const char* zone_key,
+                      const std::string& zone) -> Status {
+      const std::string suffix = "." + zone;
+      if (IsDnsName(name) && name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        return Ok();
+      return d.Invalid(key, "\"" + name.substr(0, 80) + "\" is not a name inside " + zone_key +
+                                " \"" + zone + "\"");
+    };
+    NATSTACK_TRY(inside("route_name", layout.dns_route_name, "private_zone", layout.dns_private_zone));
+    NATSTACK_TRY(inside("public_name", layout.dns_public_name, "public_zone", layout.dns_public_zone));
     return d.Finish();
   }));
   NATSTACK_TRY(r.Object("supervisor", Required::kNo, [&](ConfigReader& s) -> Status {

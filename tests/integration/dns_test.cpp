@@ -47,9 +47,9 @@ class DnsTest : public ::testing::Test {
     delete dir_;
   }
   static std::string Addr(int i) { return net_ + std::to_string(i); }
-  /// What the authoritative server answers, as kdig prints it.
-  static std::set<std::string> Served() {
-    auto r = testing::RunShell("kdig @" + Addr(4) + " -p 8053 +tcp +short nats.example.test A");
+  /// `name`'s A record as the authoritative server answers it, as kdig prints it.
+  static std::set<std::string> Kdig(const std::string& name) {
+    auto r = testing::RunShell("kdig @" + Addr(4) + " -p 8053 +tcp +short " + name + " A");
     std::set<std::string> out;
     size_t start = 0;
     while (start < r.output.size()) {
@@ -60,19 +60,8 @@ class DnsTest : public ::testing::Test {
     }
     return out;
   }
-  /// The route seed as kdig sees it.
-  static std::set<std::string> Seed() {
-    auto r = testing::RunShell("kdig @" + Addr(4) + " -p 8053 +tcp +short routes.cluster.internal A");
-    std::set<std::string> out;
-    size_t start = 0;
-    while (start < r.output.size()) {
-      size_t nl = r.output.find('\n', start);
-      if (nl == std::string::npos) nl = r.output.size();
-      if (nl > start) out.insert(r.output.substr(start, nl - start));
-      start = nl + 1;
-    }
-    return out;
-  }
+  static std::set<std::string> Served() { return Kdig("nats.example.test"); }
+  static std::set<std::string> Seed() { return Kdig("routes.cluster.internal"); }
   static bool ServedBecomes(const std::set<std::string>& want, std::chrono::seconds limit = 20s) {
     return testing::WaitFor([&] { return Served() == want; }, limit);
   }
