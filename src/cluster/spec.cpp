@@ -16,6 +16,7 @@
 
 #include "callout/policy.hpp"
 #include "cluster/render.hpp"
+#include "cluster/stack.hpp"
 #include "core/file.hpp"
 #include "core/toml_config.hpp"
 #include "crypto/evp.hpp"
@@ -628,16 +629,7 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
 Status CheckLayoutWith(ConfigReader& r, const StackLayout& layout, const KeyLines& lines,
                        SpecUse use) {
   // The renderer's own checks, in the spec's words and lines.
-  RenderInput shape;
-  shape.cluster_name = layout.cluster_name;
-  shape.nodes = layout.nodes;
-  shape.websocket_allowed_origins = layout.websocket_allowed_origins;
-  shape.jetstream_max_memory = layout.jetstream_max_memory;
-  shape.jetstream_max_file = layout.jetstream_max_file;
-  shape.jetstream_domain = layout.jetstream_domain;
-  shape.callout_account = layout.callout_account;
-  shape.auth_timeout_s = layout.callout_auth_timeout_s;
-  if (auto checked = CheckShape(shape); !checked) {
+  if (auto checked = CheckShape(NodeRenderInput(layout)); !checked) {
     const std::string& message = checked.error().message;
     const size_t colon = message.find(": ");
     if (colon == std::string::npos) return Fail(checked.error());

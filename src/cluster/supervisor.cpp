@@ -598,18 +598,7 @@ nlohmann::json Supervisor::DnsStatus(const nlohmann::json& nodes, const nlohmann
         if (spec.name == n.value("name", "")) healthy.insert(spec.host);
   d["healthy"] = healthy;
   // What the authoritative server serves now, read like the sidecar reads it (TSIG-signed).
-  auto key = dns::ReadTsigKeyFile(dns::LayoutFor(paths_.DnsDir()).key_file);
-  if (!key) {
-    d["error"] = key.error().message;
-    return d;
-  }
-  dns::Rfc2136Options o;
-  o.server = DnsHost(layout_);
-  o.port = static_cast<uint16_t>(layout_.dns_port);
-  o.zone = layout_.dns_public_zone + ".";
-  o.tsig = *key;
-  o.timeout = std::chrono::seconds(1);
-  auto provider = dns::Rfc2136Provider::Create(o);
+  auto provider = ZoneProvider(layout_.dns_public_zone);
   if (!provider) {
     d["error"] = provider.error().message;
     return d;
