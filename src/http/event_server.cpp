@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -14,9 +13,9 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 
 #include "core/worker_pool.hpp"
+#include "http/listener.hpp"
 #include "http/server.hpp"
 
 namespace natstack::http {
@@ -24,11 +23,6 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 constexpr size_t kMaxHead = 16 * 1024;
-
-std::string HostPort(const std::string& host, uint16_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
 
 const char* Reason(int status) {
   switch (status) {
@@ -208,57 +202,15 @@ EventServer::EventServer(EventServerOptions options, Dispatcher dispatch)
 EventServer::~EventServer() { Stop(); }
 
 Status EventServer::Bind() {
-  const std::string where = HostPort(options_.host, options_.port);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* result = nullptr;
-  const std::string service = std::to_string(options_.port);
-  const int gai = ::getaddrinfo(options_.host.empty() ? nullptr : options_.host.c_str(),
-                                service.c_str(), &hints, &result);
-  if (gai != 0)
-    return Fail(Code::kInvalidArgument, "cannot listen on " + where + ": " + ::gai_strerror(gai));
-  int err = 0;
-  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
-    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                            ai->ai_protocol);
-    if (fd < 0) {
-      err = errno;
-      continue;
-    }
-    // SO_REUSEADDR only: restart without TIME_WAIT trouble, but never share a serving port
-    // (SO_REUSEPORT would let a second server bind it).
-    const int yes = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 512) != 0) {
-      err = errno;
-      ::close(fd);
-      continue;
-    }
-    sockaddr_storage bound{};
-    socklen_t len = sizeof bound;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-    bound_port_ = ntohs(bound.ss_family == AF_INET6
-                            ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                            : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-    listen_fd_ = fd;
-    err = 0;
-    break;
-  }
-  ::freeaddrinfo(result);
-  if (listen_fd_ >= 0) return Ok();
-  switch (err) {
-    case EADDRINUSE: return Fail(Code::kAlreadyExists, where + " is already in use");
-    case EACCES:
-    case EPERM: return Fail(Code::kPermissionDenied, "not allowed to listen on " + where);
-    case EADDRNOTAVAIL:
-      return Fail(Code::kInvalidArgument,
-                  "cannot listen on " + where + ": address not available on this host");
-    default:
-      return Fail(Code::kInternal, "cannot listen on " + where + ": " +
-                                       std::error_code(err, std::generic_category()).message());
-  }
+  NATSTACK_ASSIGN_OR_RETURN(listen_fd_,
+                            OpenListener(options_.host, options_.port, 512, /*nonblocking=*/true));
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len);
+  bound_port_ = ntohs(bound.ss_family == AF_INET6
+                          ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return Ok();
 }
 
 Status EventServer::Start() {

@@ -1,10 +1,10 @@
 #include "http/server.hpp"
 
 #include "http/event_server.hpp"
+#include "http/listener.hpp"
 
 #include <fcntl.h>
 #include <httplib.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,15 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
-#include <system_error>
 
 namespace natstack::http {
 namespace {
-
-std::string HostPort(const std::string& host, uint16_t port) {
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
 
 // cpp-httplib's default socket options set SO_REUSEPORT, which lets a second server bind a port
 // that is already serving. Use SO_REUSEADDR only (restart without TIME_WAIT trouble) and keep the
@@ -34,48 +28,11 @@ void ListenSocketOptions(int sock) {
 
 // httplib reports a failed bind as `false`; find out why by trying the same bind ourselves.
 Error DiagnoseBindFailure(const std::string& host, uint16_t port) {
-  const std::string where = HostPort(host, port);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* result = nullptr;
-  const std::string service = std::to_string(port);
-  const int gai =
-      ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &result);
-  if (gai != 0) {
-    return Error{Code::kInvalidArgument, "cannot listen on " + where + ": " + ::gai_strerror(gai)};
-  }
-  int err = 0;
-  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
-    const int sock = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (sock < 0) {
-      err = errno;
-      continue;
-    }
-    ListenSocketOptions(sock);
-    if (::bind(sock, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(sock, 1) != 0) {
-      err = errno;
-      ::close(sock);
-      continue;
-    }
-    ::close(sock);
-    err = 0;
-    break;
-  }
-  ::freeaddrinfo(result);
-  switch (err) {
-    case EADDRINUSE: return Error{Code::kAlreadyExists, where + " is already in use"};
-    case EACCES:
-    case EPERM: return Error{Code::kPermissionDenied, "not allowed to listen on " + where};
-    case EADDRNOTAVAIL:
-      return Error{Code::kInvalidArgument,
-                   "cannot listen on " + where + ": address not available on this host"};
-    case 0: return Error{Code::kUnavailable, "cannot listen on " + where + " (transient failure)"};
-    default:
-      return Error{Code::kInternal, "cannot listen on " + where + ": " +
-                                        std::error_code(err, std::generic_category()).message()};
-  }
+  auto fd = OpenListener(host, port, 1, /*nonblocking=*/false);
+  if (!fd) return fd.error();
+  ::close(*fd);
+  return Error{Code::kUnavailable,
+               "cannot listen on " + HostPort(host, port) + " (transient failure)"};
 }
 
 bool PathMatches(const std::string& route, bool prefix, const std::string& path) {
