@@ -116,9 +116,9 @@ int RunRender(const RenderFlags& f) {
   const cluster::StatePaths paths(out);
   std::printf("rendered cluster \"%s\" into %s:\n", layout->cluster_name.c_str(), out.c_str());
   for (const auto& n : layout->nodes) {
-    std::printf("  %-40s nats-server config (%s, 0600 secrets beside it)\n",
+    std::printf("  %-40s nats-server config (%s and %s, 0600, beside it)\n",
                 ("nodes/" + cluster::ConfigFileName(n.name)).c_str(),
-                cluster::SecretsFileName(n.name).c_str());
+                cluster::SecretsFileName(n.name).c_str(), cluster::RoutesFileName(n.name).c_str());
   }
   for (int i = 1; i <= std::max(1, layout->callout_replicas); ++i) {
     const std::string file = paths.CalloutConfig(i).substr(out.size() + 1);
@@ -191,7 +191,7 @@ void AddClusterCommand(CLI::App& app, Globals& g, Action& action) {
   CLI::App* render = cluster_cmd->add_subcommand(
       "render",
       "Render a spec into DIR: keys, CA and certificate (made once, then reused), each node's "
-      "nats-server config and 0600 secrets include, callout configs, and systemd units");
+      "nats-server config and its 0600 secrets and routes includes, callout configs, and systemd units");
   render->add_option("spec", rf->spec, "The spec file (docs/spec.md)")->required();
   render->add_option("--out", rf->out,
                      "Output directory (created 0700; one others may write to is refused); the "

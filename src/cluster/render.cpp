@@ -348,8 +348,7 @@ std::string QuotedList(const std::vector<std::string>& items) {
   return out + "]";
 }
 
-std::string RenderConfig(const RenderInput& in, const ValidNode& node,
-                         const std::vector<ValidNode>& all) {
+std::string RenderConfig(const RenderInput& in, const ValidNode& node) {
   const NodeSpec& spec = *node.spec;
   auto tls_block = [&](const std::string& indent, bool with_timeout) {
     std::string b = indent + "tls {\n";
@@ -360,15 +359,15 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   };
   // nats-server adds its own "jetstream" directory below store_dir.
   const std::string store_dir = StripTrailingSlashes(in.state_dir) + "/nodes/" + spec.name;
-  const bool has_peers = all.size() > 1;
 
   std::string c;
   c += "# nats-server configuration for node \"" + spec.name + "\" of cluster \"" +
        in.cluster_name + "\".\n";
   c += "# Rendered by natstack: do not edit, re-render. Secrets (password hashes, route\n";
-  c += "# credentials) live in the included file, mode 0600, referenced below as $VARIABLES.\n";
-  c += "# The include is relative: nats-server joins it to this file's directory.\n";
+  c += "# credentials) live in the included files, mode 0600, referenced below as $VARIABLES.\n";
+  c += "# The includes are relative: nats-server joins them to this file's directory.\n";
   c += "include " + QuoteConfigString(SecretsFileName(spec.name)) + "\n";
+  c += "include " + QuoteConfigString(RoutesFileName(spec.name)) + "\n";
   c += "\n";
   c += "server_name: " + QuoteConfigString(spec.name) + "\n";
   std::vector<std::string> tags = {"node:" + spec.name};
@@ -412,10 +411,9 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   c += "    password: $" + std::string(kRoutePasswordVar) + "\n";
   c += "    timeout: " + std::to_string(kRouteAuthTimeoutSeconds) + "\n";
   c += "  }\n";
-  if (has_peers) {
-    c += "  # Every other node, explicitly: a DNS seed with several addresses is not reliable.\n";
-    c += "  routes: $" + std::string(kRoutesVar) + "\n";
-  }
+  c += "  # One route per peer, explicitly (" + RoutesFileName(spec.name) + "): a DNS name with\n";
+  c += "  # several addresses as one route is not reliable.\n";
+  c += "  routes: $" + std::string(kRoutesVar) + "\n";
   c += "}\n";
   c += "\n";
   c += "accounts {\n";
@@ -456,31 +454,34 @@ std::string RenderConfig(const RenderInput& in, const ValidNode& node,
   return c;
 }
 
-std::string RenderSecrets(const RenderInput& in, const ValidNode& node,
-                          const std::vector<ValidNode>& all) {
+std::string RenderSecrets(const RenderInput& in, const ValidNode& node) {
   const NodeSpec& spec = *node.spec;
   std::string s;
   s += "# Secrets for nats-server node \"" + spec.name + "\", included by " +
        ConfigFileName(spec.name) + ".\n";
   s += "# Rendered by natstack. Keep mode 0600; never commit, copy into logs or pass in argv.\n";
+  // Implicit (gossiped) routes send the cluster authorization user/password, which is why
+  // the route password is plaintext here.
   s += std::string(kRoutePasswordVar) + ": " + QuoteConfigString(in.route_password) + "\n";
-  if (all.size() > 1) {
-    // Explicit routes send the URL's credentials; implicit (gossiped) ones send the
-    // cluster authorization user/password above, which is why that one is plaintext too.
-    const std::string userinfo =
-        PercentEncode(in.route_user) + ":" + PercentEncode(in.route_password) + "@";
-    s += std::string(kRoutesVar) + ": [\n";
-    for (const ValidNode& peer : all) {
-      if (peer.spec == node.spec) continue;
-      s += "  " +
-           QuoteConfigString("nats-route://" + userinfo +
-                             HostPort(peer.host, peer.spec->cluster_port)) +
-           "\n";
-    }
-    s += "]\n";
-  }
   s += std::string(kCalloutHashVar) + ": " + QuoteConfigString(in.callout_password_hash) + "\n";
   s += std::string(kSysHashVar) + ": " + QuoteConfigString(in.sys_password_hash) + "\n";
+  return s;
+}
+
+// Explicit routes send the URL's credentials.
+std::string RenderRoutesOf(const RenderInput& in, const std::string& node,
+                           const std::vector<Host>& hosts, const std::vector<int>& ports) {
+  const std::string userinfo =
+      PercentEncode(in.route_user) + ":" + PercentEncode(in.route_password) + "@";
+  std::string s;
+  s += "# Routes of nats-server node \"" + node + "\", included by " + ConfigFileName(node) + ".\n";
+  s += "# Rendered by natstack: one route per peer, from the spec or, with a route seed,\n";
+  s += "# rewritten whenever its members change and read when the node starts. Mode 0600:\n";
+  s += "# the URLs carry the route credentials.\n";
+  s += std::string(kRoutesVar) + ": [\n";
+  for (size_t i = 0; i < hosts.size(); ++i)
+    s += "  " + QuoteConfigString("nats-route://" + userinfo + HostPort(hosts[i], ports[i])) + "\n";
+  s += "]\n";
   return s;
 }
 
@@ -533,6 +534,48 @@ std::string SecretsFileName(std::string_view node_name) {
   return std::string(node_name) + ".secrets.conf";
 }
 
+std::string RoutesFileName(std::string_view node_name) {
+  return std::string(node_name) + ".routes.conf";
+}
+
+SeedRoutes RouteSeedPeers(const RenderInput& input, std::string_view node,
+                          const std::set<std::string>& seed) {
+  // Both sides in canonical form: "127.0.0.1" written two ways is one address.
+  std::set<std::string> addresses;
+  for (const std::string& a : seed)
+    if (auto h = ParseHost(a, "seed"); h) addresses.insert(h->canonical);
+  std::vector<NodeSpec> out, others;
+  for (const NodeSpec& n : input.nodes) {
+    if (n.name == node) continue;
+    others.push_back(n);
+    auto h = ParseHost(n.host, "host");
+    if (h && addresses.count(h->canonical) != 0) out.push_back(n);
+  }
+  if (out.empty()) return SeedRoutes{std::move(others), false};
+  return SeedRoutes{std::move(out), true};
+}
+
+Result<std::string> RenderRoutes(const RenderInput& input, std::string_view node,
+                                 const std::vector<NodeSpec>& peers) {
+  if (!IsSafeName(node)) return Invalid("node", "is not a plain node name");
+  NATSTACK_TRY(ValidateUser(input.route_user, "route_user"));
+  if (input.route_password.empty()) return Invalid("route_password", "is empty");
+  if (HasControlChars(input.route_password))
+    return Invalid("route_password", "contains control characters");
+  std::vector<Host> hosts;
+  std::vector<int> ports;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    const std::string field = "peers[" + std::to_string(i) + "]";
+    NATSTACK_ASSIGN_OR_RETURN(Host host, ParseHost(peers[i].host, field + ".host"));
+    if (!IsValidPort(peers[i].cluster_port))
+      return Invalid(field + ".cluster_port",
+                     std::to_string(peers[i].cluster_port) + " is not a port (1-65535)");
+    hosts.push_back(std::move(host));
+    ports.push_back(peers[i].cluster_port);
+  }
+  return RenderRoutesOf(input, std::string(node), hosts, ports);
+}
+
 Status CheckShape(const RenderInput& input) {
   NATSTACK_TRY(ValidateShape(input));
   return Ok();
@@ -543,8 +586,16 @@ Result<std::vector<RenderedNode>> Render(const RenderInput& input) {
   std::vector<RenderedNode> out;
   out.reserve(nodes.size());
   for (const ValidNode& node : nodes) {
-    out.push_back(RenderedNode{node.spec->name, RenderConfig(input, node, nodes),
-                               RenderSecrets(input, node, nodes)});
+    std::vector<Host> hosts;
+    std::vector<int> ports;
+    for (const ValidNode& peer : nodes) {
+      if (peer.spec == node.spec) continue;
+      hosts.push_back(peer.host);
+      ports.push_back(peer.spec->cluster_port);
+    }
+    out.push_back(RenderedNode{node.spec->name, RenderConfig(input, node),
+                               RenderSecrets(input, node),
+                               RenderRoutesOf(input, node.spec->name, hosts, ports)});
   }
   return out;
 }
@@ -556,8 +607,9 @@ Status WriteRendered(const std::vector<RenderedNode>& nodes, const std::string& 
   }
   NATSTACK_TRY(MakeDirs(dir, 0755));
   for (const RenderedNode& node : nodes) {
-    // Secrets first: a config never points at an include that is not there yet.
+    // Includes first: a config never points at an include that is not there yet.
     NATSTACK_TRY(WriteFileAtomic(dir + "/" + SecretsFileName(node.name), node.secrets, 0600));
+    NATSTACK_TRY(WriteFileAtomic(dir + "/" + RoutesFileName(node.name), node.routes, 0600));
     NATSTACK_TRY(WriteFileAtomic(dir + "/" + ConfigFileName(node.name), node.config, 0644));
   }
   // A node taken out of the spec leaves no config that looks live (its JetStream data, in its
@@ -566,6 +618,7 @@ Status WriteRendered(const std::vector<RenderedNode>& nodes, const std::string& 
   for (const RenderedNode& node : nodes) {
     current.insert(ConfigFileName(node.name));
     current.insert(SecretsFileName(node.name));
+    current.insert(RoutesFileName(node.name));
   }
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {

@@ -1,12 +1,13 @@
 #pragma once
 /// Cluster spec → nats-server 2.10 configuration files, one pair per node:
 ///
-///   <name>.conf          0644  everything but secrets; `include "<name>.secrets.conf"` at the top
+///   <name>.conf          0644  everything but secrets; includes the two files below at the top
 ///   <name>.secrets.conf  0600  top-level variables holding the secrets, referenced from
-///   <name>.conf
-///                              as $NATSTACK_ROUTE_PASSWORD, $NATSTACK_ROUTES (route URLs with
-///                              credentials), $NATSTACK_CALLOUT_PASSWORD_HASH,
-///                              $NATSTACK_SYS_PASSWORD_HASH
+///                              <name>.conf as $NATSTACK_ROUTE_PASSWORD,
+///                              $NATSTACK_CALLOUT_PASSWORD_HASH, $NATSTACK_SYS_PASSWORD_HASH
+///   <name>.routes.conf   0600  $NATSTACK_ROUTES: one nats-route:// URL (with the route
+///                              credentials) per peer; alone so that the route seed can
+///                              rewrite it for the node's next start (RenderRoutes)
 ///
 /// Facts about nats-server's config grammar this relies on (checked against v2.10.27's
 /// conf/lex.go, conf/parse.go and `nats-server -t`; see render_test.cpp):
@@ -23,6 +24,7 @@
 ///   them ($, #, // are literal), which is how every string is written here.
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +83,7 @@ struct RenderedNode {
   std::string name;
   std::string config;   ///< nats-server.conf text, no secrets
   std::string secrets;  ///< the included file; holds plaintext route credentials, write it 0600
+  std::string routes;   ///< <name>.routes.conf: every other node of the spec; write it 0600
 };
 
 /// Validates `input` and renders one config pair per node, in `input.nodes` order. Pure: touches
@@ -97,15 +100,38 @@ Result<std::vector<RenderedNode>> Render(const RenderInput& input);
 /// spec before anything exists. Same messages as Render.
 Status CheckShape(const RenderInput& input);
 
-/// Writes <dir>/<name>.secrets.conf (0600) and then <dir>/<name>.conf (0644) for each node, each
-/// atomically (temporary file + rename); creates `dir` (0755) when absent. The two files of a
-/// node must stay side by side: the include is relative. kInvalidArgument for a node name that
-/// is not a plain file name.
+/// Writes <dir>/<name>.secrets.conf and <name>.routes.conf (0600) and then <dir>/<name>.conf
+/// (0644) for each node, each atomically (temporary file + rename); creates `dir` (0755) when
+/// absent. The three files of a node must stay side by side: the includes are relative.
+/// kInvalidArgument for a node name that is not a plain file name.
 Status WriteRendered(const std::vector<RenderedNode>& nodes, const std::string& dir);
 
 /// File names WriteRendered uses for a node.
 std::string ConfigFileName(std::string_view node_name);
 std::string SecretsFileName(std::string_view node_name);
+std::string RoutesFileName(std::string_view node_name);
+
+/// The peers a node dials when it starts, and where they came from.
+struct SeedRoutes {
+  std::vector<NodeSpec> peers;
+  bool from_seed = false;  ///< false: the seed named no other node, these are the spec's
+};
+
+/// The route seed's peers of node `node`: the other nodes of `input` whose host is one of the
+/// `seed` addresses (compared in canonical form), in `input.nodes` order. An address that is
+/// no node's host gets no route: a route URL carries the route credentials, so natstack dials
+/// only the nodes of its own spec. When the seed names no other node (the first node to start
+/// in a stopped cluster), every other node of `input`: nats-server refuses to start a
+/// JetStream cluster without a route, and the first node must find the others as they come.
+SeedRoutes RouteSeedPeers(const RenderInput& input, std::string_view node,
+                          const std::set<std::string>& seed);
+
+/// <node>.routes.conf with one route per peer (the same text Render writes for the spec's
+/// peers). The supervisor rewrites it when the route seed's members change, for the node's
+/// next start. kInvalidArgument for a bad node name, route user or password, or a peer's host
+/// or cluster port.
+Result<std::string> RenderRoutes(const RenderInput& input, std::string_view node,
+                                 const std::vector<NodeSpec>& peers);
 
 /// bcrypt hash of `password` with the "$2b$" prefix (libxcrypt), which nats-server accepts for
 /// user passwords (server/auth.go isBcrypt: `^\$2[abxy]\$\d{2}\$.*`). `cost` is the log2 work

@@ -88,9 +88,11 @@ TEST(RenderTest, MatchesGoldenFiles) {
   for (const RenderedNode& node : *rendered) {
     const std::string conf_golden = TestDataDir() + "/" + node.name + ".conf.golden";
     const std::string secrets_golden = TestDataDir() + "/" + node.name + ".secrets.conf.golden";
+    const std::string routes_golden = TestDataDir() + "/" + node.name + ".routes.conf.golden";
     if (update) {
       ASSERT_TRUE(WriteFileAtomic(conf_golden, node.config, 0644));
       ASSERT_TRUE(WriteFileAtomic(secrets_golden, node.secrets, 0644));
+      ASSERT_TRUE(WriteFileAtomic(routes_golden, node.routes, 0644));
       continue;
     }
     auto want_conf = ReadFile(conf_golden);
@@ -100,6 +102,9 @@ TEST(RenderTest, MatchesGoldenFiles) {
     auto want_secrets = ReadFile(secrets_golden);
     ASSERT_TRUE(want_secrets) << want_secrets.error().ToString();
     EXPECT_EQ(node.secrets, *want_secrets) << secrets_golden;
+    auto want_routes = ReadFile(routes_golden);
+    ASSERT_TRUE(want_routes) << want_routes.error().ToString();
+    EXPECT_EQ(node.routes, *want_routes) << routes_golden;
   }
 }
 
@@ -112,6 +117,7 @@ TEST(RenderTest, MainConfigHoldsNoSecret) {
     EXPECT_THAT(node.config, Not(HasSubstr("ute pw")));  // part of the route password
     EXPECT_THAT(node.config, Not(HasSubstr("nats-route://")));
     EXPECT_THAT(node.config, HasSubstr("include \"" + node.name + ".secrets.conf\"\n"));
+    EXPECT_THAT(node.config, HasSubstr("include \"" + node.name + ".routes.conf\"\n"));
     EXPECT_THAT(node.secrets, HasSubstr(kCalloutHash));
     EXPECT_THAT(node.secrets, HasSubstr(kSysHash));
   }
@@ -121,15 +127,16 @@ TEST(RenderTest, EachNodeRoutesToEveryOtherNode) {
   auto rendered = Render(GoldenInput());
   ASSERT_TRUE(rendered);
   for (size_t i = 0; i < rendered->size(); ++i) {
-    const std::string& secrets = (*rendered)[i].secrets;
+    const std::string& routes = (*rendered)[i].routes;
     for (size_t j = 0; j < rendered->size(); ++j) {
       const std::string peer = "@127.0.1." + std::to_string(j + 1) + ":6222\"";
       if (i == j) {
-        EXPECT_THAT(secrets, Not(HasSubstr(peer)));
+        EXPECT_THAT(routes, Not(HasSubstr(peer)));
       } else {
-        EXPECT_THAT(secrets, HasSubstr(peer));
+        EXPECT_THAT(routes, HasSubstr(peer));
       }
     }
+    EXPECT_THAT((*rendered)[i].secrets, Not(HasSubstr("nats-route://")));
     EXPECT_THAT((*rendered)[i].config,
                 HasSubstr("advertise: \"127.0.1." + std::to_string(i + 1) + ":6222\""));
   }
@@ -141,18 +148,115 @@ TEST(RenderTest, RouteUrlCredentialsArePercentEncoded) {
   in.route_password = "a:b@c/d%e\"f";
   auto rendered = Render(in);
   ASSERT_TRUE(rendered);
-  EXPECT_THAT((*rendered)[0].secrets,
+  EXPECT_THAT((*rendered)[0].routes,
               HasSubstr("\"nats-route://ro%20ute:a%3Ab%40c%2Fd%25e%22f@127.0.1.2:6222\""));
   EXPECT_THAT((*rendered)[0].secrets, HasSubstr("NATSTACK_ROUTE_PASSWORD: \"a:b@c/d%e\\\"f\"\n"));
 }
 
-TEST(RenderTest, SingleNodeHasNoRoutes) {
+TEST(RenderTest, SingleNodeHasAnEmptyRouteList) {
   RenderInput in = GoldenInput();
   in.nodes.resize(1);
   auto rendered = Render(in);
   ASSERT_TRUE(rendered);
-  EXPECT_THAT((*rendered)[0].config, Not(HasSubstr("routes")));
-  EXPECT_THAT((*rendered)[0].secrets, Not(HasSubstr("NATSTACK_ROUTES")));
+  EXPECT_THAT((*rendered)[0].config, HasSubstr("routes: $NATSTACK_ROUTES\n"));
+  EXPECT_THAT((*rendered)[0].routes, HasSubstr("NATSTACK_ROUTES: [\n]\n"));
+  EXPECT_THAT((*rendered)[0].routes, Not(HasSubstr("nats-route://")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The route seed's routes
+
+std::set<std::string> Seed(std::initializer_list<const char*> addresses) {
+  return {addresses.begin(), addresses.end()};
+}
+std::vector<std::string> Names(const SeedRoutes& route_peers) {
+  std::vector<std::string> out;
+  for (const auto& n : route_peers.peers) out.push_back(n.name);
+  return out;
+}
+
+TEST(RouteSeedTest, PeersAreTheOtherSeededNodesInSpecOrder) {
+  const RenderInput in = GoldenInput();  // n1..n3 on 127.0.1.1-3
+  const SeedRoutes all = RouteSeedPeers(in, "n1", Seed({"127.0.1.3", "127.0.1.2", "127.0.1.1"}));
+  EXPECT_EQ(Names(all), (std::vector<std::string>{"n2", "n3"}));
+  EXPECT_TRUE(all.from_seed);
+  EXPECT_EQ(Names(RouteSeedPeers(in, "n2", Seed({"127.0.1.1", "127.0.1.2"}))),
+            (std::vector<std::string>{"n1"}));
+  // A node not (or no longer) registered gets no route, itself included.
+  EXPECT_EQ(Names(RouteSeedPeers(in, "n3", Seed({"127.0.1.3", "127.0.1.1"}))),
+            (std::vector<std::string>{"n1"}));
+}
+
+TEST(RouteSeedTest, ANodeAloneInTheSeedDialsEveryOtherNodeOfTheSpec) {
+  // nats-server will not start a JetStream cluster without a route ("JetStream cluster requires
+  // configured routes"), and the first node back must find the others as they come.
+  const RenderInput in = GoldenInput();
+  const SeedRoutes alone = RouteSeedPeers(in, "n1", Seed({"127.0.1.1"}));
+  EXPECT_EQ(Names(alone), (std::vector<std::string>{"n2", "n3"}));
+  EXPECT_FALSE(alone.from_seed);
+  EXPECT_EQ(Names(RouteSeedPeers(in, "n2", {})), (std::vector<std::string>{"n1", "n3"}));
+  EXPECT_EQ(Names(RouteSeedPeers(in, "n1", Seed({"127.0.0.99"}))),
+            (std::vector<std::string>{"n2", "n3"}));
+}
+
+TEST(RouteSeedTest, AnAddressThatIsNoNodeGetsNoRoute) {
+  // A route URL carries the route credentials: a stray record must not make a node dial it.
+  const RenderInput in = GoldenInput();
+  EXPECT_EQ(Names(RouteSeedPeers(in, "n1", Seed({"127.0.1.2", "127.0.0.99", "10.0.0.1", "junk"}))),
+            (std::vector<std::string>{"n2"}));
+  EXPECT_EQ(Names(RouteSeedPeers(in, "n1", Seed({"127.0.1.3", "127.0.0.99"}))),
+            (std::vector<std::string>{"n3"}));
+}
+
+TEST(RouteSeedTest, AddressesCompareInCanonicalForm) {
+  RenderInput in = GoldenInput();
+  in.nodes[1].host = "::1";
+  EXPECT_EQ(Names(RouteSeedPeers(in, "n1", Seed({"0:0:0:0:0:0:0:1", "127.0.1.3"}))),
+            (std::vector<std::string>{"n2", "n3"}));
+}
+
+TEST(RouteSeedTest, NodesSharingAHostAreAllPeers) {
+  RenderInput in = GoldenInput();
+  in.nodes[2].host = in.nodes[1].host;  // n2 and n3 on one address, different ports
+  in.nodes[2].cluster_port = 6223;
+  const auto peers = RouteSeedPeers(in, "n1", Seed({"127.0.1.2"}));
+  ASSERT_EQ(Names(peers), (std::vector<std::string>{"n2", "n3"}));
+  EXPECT_TRUE(peers.from_seed);
+  auto routes = RenderRoutes(in, "n1", peers.peers);
+  ASSERT_TRUE(routes) << routes.error().ToString();
+  EXPECT_THAT(*routes, HasSubstr("@127.0.1.2:6222\""));
+  EXPECT_THAT(*routes, HasSubstr("@127.0.1.2:6223\""));
+}
+
+TEST(RouteSeedTest, RenderRoutesOfEveryPeerIsWhatRenderWrites) {
+  const RenderInput in = GoldenInput();
+  auto rendered = Render(in);
+  ASSERT_TRUE(rendered);
+  for (const RenderedNode& node : *rendered) {
+    auto routes = RenderRoutes(
+        in, node.name,
+        RouteSeedPeers(in, node.name, Seed({"127.0.1.1", "127.0.1.2", "127.0.1.3"})).peers);
+    ASSERT_TRUE(routes) << routes.error().ToString();
+    EXPECT_EQ(*routes, node.routes);
+  }
+}
+
+TEST(RouteSeedTest, RenderRoutesRefusesBadInput) {
+  RenderInput in = GoldenInput();
+  auto peers = RouteSeedPeers(in, "n1", Seed({"127.0.1.2"})).peers;
+  EXPECT_FALSE(RenderRoutes(in, "../n1", peers));
+  in.route_password = "";
+  EXPECT_FALSE(RenderRoutes(in, "n1", peers));
+  in = GoldenInput();
+  peers[0].cluster_port = 0;
+  auto bad_port = RenderRoutes(in, "n1", peers);
+  ASSERT_FALSE(bad_port);
+  EXPECT_THAT(bad_port.error().message, HasSubstr("peers[0].cluster_port"));
+  peers[0].cluster_port = 6222;
+  peers[0].host = "not a host";
+  auto bad_host = RenderRoutes(in, "n1", peers);
+  ASSERT_FALSE(bad_host);
+  EXPECT_THAT(bad_host.error().message, HasSubstr("peers[0].host"));
 }
 
 TEST(RenderTest, Ipv6HostsAreBracketedAndDnsHostsLowerCased) {
@@ -163,8 +267,8 @@ TEST(RenderTest, Ipv6HostsAreBracketedAndDnsHostsLowerCased) {
   ASSERT_TRUE(rendered) << rendered.error().ToString();
   EXPECT_THAT((*rendered)[0].config, HasSubstr("listen: \"[::1]:4222\""));
   EXPECT_THAT((*rendered)[0].config, HasSubstr("http: \"[::1]:8222\""));
-  EXPECT_THAT((*rendered)[1].secrets, HasSubstr("@[::1]:6222\""));
-  EXPECT_THAT((*rendered)[0].secrets, HasSubstr("@node2.example.test:6222\""));
+  EXPECT_THAT((*rendered)[1].routes, HasSubstr("@[::1]:6222\""));
+  EXPECT_THAT((*rendered)[0].routes, HasSubstr("@node2.example.test:6222\""));
 }
 
 TEST(RenderTest, StateDirTrailingSlashIsIgnored) {
@@ -381,6 +485,8 @@ TEST(WriteRenderedTest, WritesConfigAndSecretsWithModes) {
     EXPECT_EQ(ModeOf(out + "/" + node.name + ".secrets.conf"), 0600u);
     EXPECT_EQ(*ReadFile(out + "/" + ConfigFileName(node.name)), node.config);
     EXPECT_EQ(*ReadSecretFile(out + "/" + SecretsFileName(node.name)), node.secrets);
+    EXPECT_EQ(ModeOf(out + "/" + RoutesFileName(node.name)), 0600u);
+    EXPECT_EQ(*ReadSecretFile(out + "/" + RoutesFileName(node.name)), node.routes);
   }
   // Rewriting keeps the modes.
   ASSERT_TRUE(WriteRendered(*rendered, out));
@@ -392,6 +498,7 @@ TEST(WriteRenderedTest, WritesConfigAndSecretsWithModes) {
   ASSERT_TRUE(WriteRendered(*rendered, out));
   EXPECT_FALSE(FileExists(out + "/n3.conf"));
   EXPECT_FALSE(FileExists(out + "/n3.secrets.conf"));
+  EXPECT_FALSE(FileExists(out + "/n3.routes.conf"));
   EXPECT_TRUE(FileExists(out + "/n3"));
   EXPECT_TRUE(FileExists(out + "/notes.txt"));
   EXPECT_TRUE(FileExists(out + "/n2.conf"));
@@ -400,7 +507,7 @@ TEST(WriteRenderedTest, WritesConfigAndSecretsWithModes) {
 TEST(WriteRenderedTest, RefusesNamesThatAreNotFileNames) {
   TempDir dir;
   for (const std::string name : {"", "../evil", "a/b", "."}) {
-    auto status = WriteRendered({RenderedNode{name, "x", "y"}}, dir.path());
+    auto status = WriteRendered({RenderedNode{name, "x", "y", "z"}}, dir.path());
     ASSERT_FALSE(status) << name;
     EXPECT_EQ(status.error().code, Code::kInvalidArgument);
   }

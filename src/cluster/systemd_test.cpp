@@ -90,6 +90,7 @@ TEST(SpecRenderTest, NodeConfigsOfANonDefaultSpecMatchGoldenFiles) {
   for (const RenderedNode& node : *rendered) {
     ExpectGolden(ConfigFileName(node.name), node.config);
     ExpectGolden(SecretsFileName(node.name), node.secrets);
+    ExpectGolden(RoutesFileName(node.name), node.routes);
   }
   // What the spec changed, in the configs.
   const std::string& a1 = (*rendered)[0].config;
@@ -231,6 +232,7 @@ TEST(SpecRenderTest, PreparedNodeConfigsPassNatsServerCheckAndCalloutSettingsApp
     const auto r = RunShell(*nats_server + " -t -c " + paths.NodeConfig(n.name) + " 2>&1");
     EXPECT_EQ(r.exit_code, 0) << n.name << ": " << r.output;
     EXPECT_EQ(ModeOf(paths.NodesDir() + "/" + SecretsFileName(n.name)), 0600u);
+    EXPECT_EQ(ModeOf(paths.NodesDir() + "/" + RoutesFileName(n.name)), 0600u);
   }
   auto text = ReadFile(paths.CalloutConfig(1));
   ASSERT_TRUE(text);
