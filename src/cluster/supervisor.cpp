@@ -246,6 +246,17 @@ class Supervisor {
   Steady::time_point seed_next_{};
   std::string seed_last_error_;
   std::unique_ptr<dns::Provider> seed_provider_;
+  /// The seed as Knot last answered it (nullopt before the first answer).
+  std::optional<std::set<std::string>> seed_served_;
+
+  // The routes each node dials when it starts, rendered from the seed as Knot answers it
+  // (main loop only): one route per registered peer in nodes/NAME.routes.conf. A running node
+  // is not reloaded (see SyncRoutes).
+  bool SeedHas(const std::string& node) const;
+  void SyncRoutes();
+  RenderInput routes_input_;  ///< the nodes, the route user and password
+  std::map<std::string, std::string> routes_text_;  ///< node -> routes file as written
+  nlohmann::json routes_json_ = nlohmann::json::object();  ///< node -> peers; under mu_
 };
 
 void Supervisor::OnEvent(const PartEvent& e) {
@@ -319,6 +330,7 @@ Status Supervisor::Round() {
   auto ticked = supervision_.Tick();
   RunCommands();
   SyncSeed();
+  SyncRoutes();
   Publish();
   return ticked;
 }
@@ -343,6 +355,12 @@ void Supervisor::SeedSet(const std::string& node, bool registered) {
     const bool changed = registered ? seed_want_.insert(n.host).second : seed_want_.erase(n.host) > 0;
     seed_dirty_ = seed_dirty_ || changed;
   }
+}
+
+bool Supervisor::SeedHas(const std::string& node) const {
+  for (const auto& n : layout_.nodes)
+    if (n.name == node) return seed_want_.count(n.host) != 0;
+  return false;
 }
 
 void Supervisor::SyncSeed(bool force) {
@@ -377,10 +395,63 @@ void Supervisor::SyncSeed(bool force) {
     std::string text;
     for (const auto& a : seed_want_) text += (text.empty() ? "" : " ") + a;
     progress_.Step("route seed " + layout_.dns_route_name + " = {" + text + "}");
+    // What the nodes route by is the name as the server answers it, not what was sent.
+    served = seed_provider_->Read(name, dns::RecordType::kA);
+    if (!served) return fail(served.error().message);
   }
+  seed_served_ = *served ? std::set<std::string>((**served).values.begin(), (**served).values.end())
+                         : std::set<std::string>();
   seed_dirty_ = false;
   seed_last_error_.clear();
   seed_next_ = now + std::chrono::seconds(10);
+}
+
+/// Keeps every node's routes file equal to the seed, so that whenever a node starts (first
+/// start, `node start`, a restart after a crash) it dials every registered peer; that alone
+/// forms the full mesh (each pair needs one side to dial). Running nodes are deliberately not
+/// reloaded: a nats-server reload re-checks every client's authorization, and closes every
+/// client the callout admitted under a user name (nats-server 2.10 reload.go
+/// clientHasMovedToDifferentAccount finds no such configured user), so a reload per
+/// membership change would disconnect the clients of every node. A running node keeps dialling
+/// a peer that left until it restarts; one that joined needs nothing from it.
+void Supervisor::SyncRoutes() {
+  if (!seed_served_) return;  // no answer yet: the nodes keep the spec's routes
+  // A node draining in lame duck is still a peer until it has exited.
+  std::set<std::string> members = *seed_served_;
+  for (const auto& n : layout_.nodes)
+    if (auto st = supervision_.StatusOf(n.name); st && st->state == PartState::kStopping)
+      members.insert(n.host);
+  nlohmann::json peers_json = nlohmann::json::object();
+  for (const auto& n : layout_.nodes) {
+    const SeedRoutes route_peers = RouteSeedPeers(routes_input_, n.name, members);
+    std::string names;
+    peers_json[n.name] = nlohmann::json::array();
+    for (const auto& p : route_peers.peers) {
+      names += (names.empty() ? "" : " ") + p.name;
+      peers_json[n.name].push_back(p.name);
+    }
+    auto text = RenderRoutes(routes_input_, n.name, route_peers.peers);
+    if (!text) {
+      progress_.Step("warning: routes of " + n.name + ": " + text.error().message);
+      continue;
+    }
+    const std::string path = paths_.NodesDir() + "/" + RoutesFileName(n.name);
+    std::string& last = routes_text_[n.name];
+    if (last.empty())
+      if (auto current = ReadSecretFile(path); current) last = *current;
+    if (*text == last) continue;
+    if (auto written = WriteFileAtomic(path, *text, 0600); !written) {
+      progress_.Step("warning: routes of " + n.name + ": " + written.error().message);
+      continue;
+    }
+    last = *text;
+    progress_.Step("routes of " + n.name + " at its next start = {" + names + "} (" +
+                   (route_peers.from_seed ? "from the route seed"
+                                          : "no peer in the route seed: the spec's") +
+                   ")");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  routes_json_ = std::move(peers_json);
 }
 
 Status Supervisor::WaitParts(const std::vector<std::string>& names, Steady::time_point deadline) {
@@ -527,8 +598,13 @@ void Supervisor::RunCommands() {
     if (!supervision_.Has(c->part)) {
       done = Fail(Code::kNotFound, "there is no part named " + c->part);
     } else if (c->action == "start") {
+      // Registered first, so that the node starts with a route to every registered peer.
+      const bool was_seeded = SeedHas(c->part);
+      SeedSet(c->part, true);
+      SyncSeed(/*force=*/true);
+      SyncRoutes();
       done = supervision_.Launch(c->part);
-      if (done) SeedSet(c->part, true);
+      if (!done && !was_seeded) SeedSet(c->part, false);
     } else if (c->action == "stop") {
       done = supervision_.Stop(c->part);
       if (done) SeedSet(c->part, false);  // stopped for good: no longer a route to seed
@@ -608,6 +684,8 @@ nlohmann::json Supervisor::DnsStatus(const nlohmann::json& nodes, const nlohmann
     std::set<std::string> registered;
     if (routes && *routes) registered.insert((**routes).values.begin(), (**routes).values.end());
     d["route_seed"] = {{"name", layout_.dns_route_name}, {"registered", registered}};
+    std::lock_guard<std::mutex> lock(mu_);
+    d["route_seed"]["routes"] = routes_json_;
     if (!routes) d["route_seed"]["error"] = routes.error().message;
   }
   auto record = (*provider)->Read(layout_.dns_public_name + ".", dns::RecordType::kA);
@@ -751,14 +829,25 @@ Status Supervisor::Start() {
   const auto deadline = Steady::now() + options_.ready_timeout;
   progress_.Step("starting idp and " + std::to_string(layout_.nodes.size()) + " nodes (" +
                  nats_server + ")");
-  std::vector<std::string> first = NodeNames();
-  first.insert(first.begin(), "idp");
-  if (layout_.dns_enabled) first.push_back("dns");
-  NATSTACK_TRY(Launch(first));
+  std::vector<std::string> first = {"idp"};
+  if (layout_.dns_enabled) {
+    // Knot first: every node is registered in the route seed as it starts, and reads its
+    // routes from the seed as Knot answers it.
+    routes_input_ = NodeRenderInput(layout_);
+    NATSTACK_ASSIGN_OR_RETURN(routes_input_.route_password, ReadSecretValue(paths_.RoutePassword()));
+    NATSTACK_TRY(Launch({"idp", "dns"}));
+    NATSTACK_TRY(WaitParts({"dns"}, deadline));
+    for (const auto& n : layout_.nodes) SeedSet(n.name, true);
+    seed_started_ = true;
+    SyncSeed(/*force=*/true);
+    SyncRoutes();
+    NATSTACK_TRY(Launch(NodeNames()));
+  } else {
+    NATSTACK_TRY(Launch({"idp"}));
+    NATSTACK_TRY(Launch(NodeNames()));
+  }
+  for (const auto& n : NodeNames()) first.push_back(n);
   NATSTACK_TRY(WaitParts(first, deadline));
-  for (const auto& n : layout_.nodes) SeedSet(n.name, true);
-  seed_started_ = layout_.dns_enabled;
-  SyncSeed(/*force=*/true);
   NATSTACK_TRY(WaitRoutes(deadline));
   progress_.Step("routes form a full mesh");
   // The services that talk to the nodes start together and do not wait for each other: the

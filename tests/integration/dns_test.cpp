@@ -1,6 +1,8 @@
 // The public record on a real Knot server, kept by the sidecar `natstack up` runs: it lists
-// exactly the healthy nodes; a stopped node leaves it and comes back; with every node down it
-// keeps the last set (when_none = keep); an edit by hand is repaired; kdig sees what status says.
+// exactly the healthy nodes; a stopped node leaves it and comes back; a flapping node does not
+// churn it; with every node down it keeps the last set (when_none = keep); an edit by hand is
+// repaired; kdig sees what status says. The route seed: registered while a node runs, not
+// health-gated, and a joining node forms the mesh with the routes it reads from it.
 #include <signal.h>
 
 #include <gtest/gtest.h>
@@ -9,8 +11,10 @@
 #include <set>
 #include <thread>
 
+#include "cluster/process.hpp"
 #include "core/file.hpp"
 #include "dns/knot.hpp"
+#include "http/client.hpp"
 #include "dns/provider.hpp"
 #include "testing/helpers.hpp"
 #include "testing/stack_fixture.hpp"
@@ -73,6 +77,24 @@ class DnsTest : public ::testing::Test {
     auto doc = nlohmann::json::parse(r.output, nullptr, false);
     return doc.is_object() ? doc : nlohmann::json::object();
   }
+  /// The routes node `i` was started with (/varz cluster.urls, host:port).
+  static std::set<std::string> ConfiguredRoutes(int i) {
+    http::CurlClient http;
+    auto r = http.Get("http://" + Addr(i) + ":8222/varz");
+    std::set<std::string> out;
+    if (!r || r->status != 200) return {"(no answer)"};
+    auto doc = nlohmann::json::parse(r->body, nullptr, false);
+    if (doc.is_discarded() || !doc["cluster"].contains("urls")) return out;
+    for (const auto& u : doc["cluster"]["urls"]) out.insert(u.get<std::string>());
+    return out;
+  }
+  static bool FullMesh() {
+    const auto s = Status();
+    if (!s.contains("nodes") || s["nodes"].size() != 3) return false;
+    for (const auto& n : s["nodes"])
+      if (n.value("state", "") != "running" || n.value("routes", 0) != 2) return false;
+    return true;
+  }
   static testing::TempDir* dir_;
   static std::string net_;
   static std::string state_;
@@ -121,6 +143,113 @@ TEST_F(DnsTest, TheRouteSeedIsNotHealthGated) {
     std::this_thread::sleep_for(200ms);
   }
   EXPECT_EQ(Status()["dns"]["route_seed"]["registered"].size(), 3u);
+}
+
+TEST_F(DnsTest, ANodeJoiningFormsTheMeshWithTheRoutesItReadsFromTheSeed) {
+  // Running nodes are never reloaded (a reload would disconnect the callout's clients), so a
+  // joining node must form the mesh by itself. Its peers are restarted while it is out of the
+  // seed, so they do not dial it; every round it joins again.
+  const std::string route = Addr(2) + ":6222";
+  ASSERT_TRUE(testing::WaitFor(FullMesh, 30s));
+  ASSERT_EQ(Node("stop", "n2"), 0);
+  EXPECT_EQ(Seed(), (std::set<std::string>{Addr(1), Addr(3)}));
+  for (const char* peer : {"n1", "n3"}) {
+    auto file = ReadSecretFile(state_ + "/nodes/" + peer + ".routes.conf");
+    ASSERT_TRUE(file) << file.error().message;
+    EXPECT_EQ(file->find(route), std::string::npos) << *file;
+    ASSERT_EQ(Node("restart", peer), 0);
+  }
+  EXPECT_EQ(ConfiguredRoutes(1), std::set<std::string>{Addr(3) + ":6222"});
+  EXPECT_EQ(ConfiguredRoutes(3), std::set<std::string>{Addr(1) + ":6222"});
+  for (int round = 1; round <= 5; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_EQ(Node("start", "n2"), 0);
+    EXPECT_EQ(ConfiguredRoutes(2),
+              (std::set<std::string>{Addr(1) + ":6222", Addr(3) + ":6222"}));
+    ASSERT_TRUE(testing::WaitFor(FullMesh, 20s)) << Status()["nodes"].dump(2);
+    EXPECT_EQ(ConfiguredRoutes(1), std::set<std::string>{Addr(3) + ":6222"});  // not reloaded
+    if (round < 5) {
+      ASSERT_EQ(Node("stop", "n2"), 0);
+    }
+  }
+  EXPECT_EQ(Seed(), (std::set<std::string>{Addr(1), Addr(2), Addr(3)}));
+  // The routes files follow the seed, for the nodes' next start.
+  for (const char* peer : {"n1", "n3"}) {
+    auto file = ReadSecretFile(state_ + "/nodes/" + peer + ".routes.conf");
+    ASSERT_TRUE(file);
+    EXPECT_NE(file->find(route), std::string::npos) << *file;
+  }
+}
+
+TEST_F(DnsTest, AFlappingNodeDoesNotChurnTheRecord) {
+  // A second sidecar on the same Knot keeps flap.example.test for n1, n2 and a node outside
+  // the supervisor (which would restart a node that stops answering). The test stops and
+  // continues that node after each of its probes, so the probes alternate fail / pass.
+  const std::string flap_dir = dir_->path() + "/flap";
+  ASSERT_TRUE(MakeDirs(flap_dir, 0700));
+  const std::string flapper = net_ + "5";
+  cluster::SpawnOptions node;
+  node.argv = {"/usr/sbin/nats-server", "-a", flapper, "-p", "4222", "-m", "8222", "-js", "-sd",
+               flap_dir + "/js", "-n", "flapper"};
+  node.log_file = flap_dir + "/flapper.log";
+  auto server = cluster::ChildProcess::Spawn(node);
+  ASSERT_TRUE(server) << server.error().message;
+  const nlohmann::json config = {
+      {"server", Addr(4)}, {"port", 8053}, {"zone", "example.test"},
+      {"tsig_key_file", state_ + "/dns/tsig.key"}, {"name", "flap.example.test"},
+      {"nodes",
+       {{{"name", "n1"}, {"address", Addr(1)},
+         {"health_url", "http://" + Addr(1) + ":8222/healthz?js-enabled-only=true"}},
+        {{"name", "n2"}, {"address", Addr(2)},
+         {"health_url", "http://" + Addr(2) + ":8222/healthz?js-enabled-only=true"}},
+        {{"name", "flapper"}, {"address", flapper},
+         {"health_url", "http://" + flapper + ":8222/healthz?js-enabled-only=true"}}}},
+      {"interval", "1s"}, {"probe_timeout", "300ms"}, {"down_after", 2}, {"up_after", 2},
+      {"http_listen", Addr(4) + ":9392"}};
+  ASSERT_TRUE(WriteFileAtomic(flap_dir + "/sidecar.json", config.dump(2), 0600));
+  cluster::SpawnOptions sidecar;
+  sidecar.argv = {NATSTACK_BINARY, "dns", "serve", "--config", flap_dir + "/sidecar.json"};
+  sidecar.log_file = flap_dir + "/sidecar.log";
+  sidecar.ready_pipe = true;
+  auto keeper = cluster::ChildProcess::Spawn(sidecar);
+  ASSERT_TRUE(keeper) << keeper.error().message;
+  ASSERT_TRUE(keeper->WaitReady(10s)) << *ReadFile(flap_dir + "/sidecar.log");
+  const std::set<std::string> all = {Addr(1), Addr(2), flapper};
+  ASSERT_TRUE(testing::WaitFor([&] { return Kdig("flap.example.test") == all; }, 20s));
+
+  http::CurlClient http;
+  auto metric = [&](const std::string& series) -> int64_t {
+    auto r = http.Get("http://" + Addr(4) + ":9392/metrics");
+    if (!r || r->status != 200) return -1;
+    const size_t at = r->body.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stoll(r->body.substr(at + series.size() + 2));
+  };
+  const std::string probes = "natstack_dns_probes_total{node=\"flapper\"}";
+  const std::string failures = "natstack_dns_probe_failures_total{node=\"flapper\"}";
+  const int64_t changes = metric("natstack_dns_record_changes_total");
+  const int64_t failed_before = metric(failures);
+  ASSERT_GE(changes, 1);
+  int64_t seen = metric(probes);
+  bool stopped = false;
+  int toggles = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 40s;
+  while (toggles < 12 && std::chrono::steady_clock::now() < deadline) {
+    const int64_t now = metric(probes);
+    if (now > seen) {
+      seen = now;
+      stopped = !stopped;
+      server->Signal(stopped ? SIGSTOP : SIGCONT);
+      ++toggles;
+      EXPECT_EQ(Kdig("flap.example.test"), all) << "after toggle " << toggles;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  server->Signal(SIGCONT);
+  ASSERT_EQ(toggles, 12);
+  EXPECT_GE(metric(failures) - failed_before, 5) << "the node did not really flap";
+  EXPECT_EQ(metric("natstack_dns_record_changes_total"), changes);
+  EXPECT_EQ(Kdig("flap.example.test"), all);
 }
 
 TEST_F(DnsTest, AnEditByHandIsRepaired) {
