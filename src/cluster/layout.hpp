@@ -131,6 +131,8 @@ class StatePaths {
   std::string DnsDir() const { return dir_ + "/dns"; }
   /// The record sidecar's config.
   std::string DnsSidecarConfig() const { return dir_ + "/dns-sidecar.json"; }
+  /// The bearer token (0600) with which the supervisor posts process events to the sidecar.
+  std::string DnsEventsToken() const { return KeysDir() + "/dns-events.token"; }
 
  private:
   std::string dir_;

@@ -245,6 +245,10 @@ Status PrepareDns(const StackLayout& layout) {
   knot.soa_minimum = static_cast<uint32_t>(layout.dns_negative_ttl);
   NATSTACK_ASSIGN_OR_RETURN(dns::TsigKey key, dns::PrepareKnotState(knot));
   (void)key;  // the sidecar reads it from the key file
+  // The supervisor tells the sidecar at once when a node's process exits (docs/dns.md,
+  // "Process events"); the token keeps anyone else on the host from taking nodes out.
+  NATSTACK_TRY(MakeDirs(paths.KeysDir(), 0700));
+  NATSTACK_TRY(EnsureSecret(paths.DnsEventsToken(), RandomPassword));
   // The sidecar: one entry per node, its client address as the record's value, its
   // JetStream-enabled health (plain /healthz fails until JetStream has a meta leader: the
   // record would stay empty while a cluster forms; docs/dns.md).
@@ -266,7 +270,8 @@ Status PrepareDns(const StackLayout& layout) {
                                   {"interval", std::to_string(layout.dns_probe_interval_s) + "s"},
                                   {"reconcile_interval",
                                    std::to_string(layout.dns_reconcile_interval_s) + "s"},
-                                  {"http_listen", DnsSidecarListen(layout)}};
+                                  {"http_listen", DnsSidecarListen(layout)},
+                                  {"events_token_file", paths.DnsEventsToken()}};
   return WriteFileAtomic(paths.DnsSidecarConfig(), sidecar.dump(2) + "\n", 0600);
 }
 

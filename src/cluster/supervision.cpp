@@ -110,8 +110,8 @@ Status Supervision::Add(PartSpec spec) {
   return Ok();
 }
 
-void Supervision::Event(const Part& p, const std::string& message, bool warning) {
-  PartEvent e{clock_.Now(), p.spec.name, message, warning};
+void Supervision::Event(const Part& p, const std::string& message, bool warning, bool down) {
+  PartEvent e{clock_.Now(), p.spec.name, message, warning, down};
   events_.push_back(e);
   while (events_.size() > kMaxEvents) events_.pop_front();
   if (on_event_) on_event_(e);
@@ -169,7 +169,7 @@ void Supervision::Crashed(Part& p, const std::string& why) {
     Event(p,
           why + "; crash loop (" + std::to_string(p.crashes.size()) + " crashes within " +
               SecondsText(policy_.crash_loop_window) + "): given up until it is started again",
-          true);
+          true, /*down=*/true);
     return;
   }
   auto backoff = policy_.initial_backoff;
@@ -180,7 +180,7 @@ void Supervision::Crashed(Part& p, const std::string& why) {
   Event(p,
         why + "; restarting in " + SecondsText(backoff) + " (crash " +
             std::to_string(p.in_a_row) + " in a row)",
-        true);
+        true, /*down=*/true);
 }
 
 Status Supervision::Tick() {
@@ -190,7 +190,7 @@ Status Supervision::Tick() {
     p.process.reset();
     p.last_exit = why;
     EnterState(p, PartState::kFailed);
-    Event(p, why, true);
+    Event(p, why, true, /*down=*/true);
     if (first_error) {
       const std::string tail = TailOfFile(p.spec.spawn.log_file, 5);
       first_error = Fail(Code::kFailedPrecondition,
@@ -344,7 +344,7 @@ Status Supervision::Stop(const std::string& name, std::optional<int> signal) {
       Event(*p,
             std::string("stopping (") + (sig == SIGUSR2 ? "lame duck, " : "") + "signal " +
                 std::to_string(sig) + ")",
-            false);
+            false, /*down=*/true);
       return Ok();
     }
     case PartState::kPending:

@@ -130,6 +130,9 @@ struct PartEvent {
   std::string part;
   std::string message;  ///< "killed by signal 9; restarting in 0.5s (crash 1 in a row)"
   bool warning = false;
+  /// The part stopped serving: its process exited (or was killed as unhealthy or failing to
+  /// start), or it was told to stop. What the DNS sidecar is told about a node at once.
+  bool down = false;
 };
 
 class Supervision {
@@ -179,7 +182,7 @@ class Supervision {
   Part* Find(const std::string& name) const;
   Status SpawnPart(Part& p);
   void Crashed(Part& p, const std::string& why);
-  void Event(const Part& p, const std::string& message, bool warning);
+  void Event(const Part& p, const std::string& message, bool warning, bool down = false);
   void EnterState(Part& p, PartState state);
   bool AllStopped(const std::vector<std::string>& names) const;
 

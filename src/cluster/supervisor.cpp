@@ -30,6 +30,7 @@
 #include "cluster/process.hpp"
 #include "cluster/status.hpp"
 #include "cluster/supervision.hpp"
+#include "dns/events.hpp"
 #include "dns/knot.hpp"
 #include "dns/provider.hpp"
 #include "core/base64.hpp"
@@ -255,12 +256,27 @@ class Supervisor {
   bool SeedHas(const std::string& node) const;
   void SyncRoutes();
   RenderInput routes_input_;  ///< the nodes, the route user and password
+
+  /// Tells the DNS sidecar at once when a node goes down (docs/dns.md, "Process events");
+  /// null without DNS and from the start of StopAll.
+  std::unique_ptr<dns::EventNotifier> dns_events_;
   std::map<std::string, std::string> routes_text_;  ///< node -> routes file as written
   nlohmann::json routes_json_ = nlohmann::json::object();  ///< node -> peers; under mu_
 };
 
 void Supervisor::OnEvent(const PartEvent& e) {
   progress_.Step((e.warning ? "warning: " : "") + e.part + ": " + e.message);
+  if (!e.down || !dns_events_) return;
+  for (const auto& n : layout_.nodes) {
+    if (n.name != e.part) continue;
+    const auto st = supervision_.StatusOf(e.part);
+    const bool stopping = st && st->state == PartState::kStopping;
+    dns_events_->Post({.node = e.part,
+                       .kind = stopping ? dns::ProcessEventKind::kStopping
+                                        : dns::ProcessEventKind::kExited,
+                       .at = e.at,
+                       .detail = e.message});
+  }
 }
 
 Status Supervisor::AddParts(const std::string& nats_server) {
@@ -835,6 +851,10 @@ Status Supervisor::Start() {
     // routes from the seed as Knot answers it.
     routes_input_ = NodeRenderInput(layout_);
     NATSTACK_ASSIGN_OR_RETURN(routes_input_.route_password, ReadSecretValue(paths_.RoutePassword()));
+    NATSTACK_ASSIGN_OR_RETURN(std::string events_token, ReadSecretValue(paths_.DnsEventsToken()));
+    dns_events_ = std::make_unique<dns::EventNotifier>(
+        "http://" + DnsSidecarListen(layout_) + "/v1/events", std::move(events_token),
+        [this](const std::string& why) { progress_.Step("warning: " + why); });
     NATSTACK_TRY(Launch({"idp", "dns"}));
     NATSTACK_TRY(WaitParts({"dns"}, deadline));
     for (const auto& n : layout_.nodes) SeedSet(n.name, true);
@@ -935,6 +955,7 @@ void Supervisor::Watch() {
 }
 
 void Supervisor::StopAll() {
+  dns_events_.reset();  // the whole stack goes: nothing to tell the sidecar, which goes too
   {
     std::lock_guard<std::mutex> lock(mu_);
     phase_ = "stopping";

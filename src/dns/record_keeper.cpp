@@ -186,6 +186,32 @@ void RecordKeeper::Apply(size_t index, const Status& result) {
   }
 }
 
+Status RecordKeeper::NodeDown(const std::string& name, const std::string& why) {
+  const auto it = std::find_if(options_.nodes.begin(), options_.nodes.end(),
+                               [&](const Node& n) { return n.name == name; });
+  if (it == options_.nodes.end()) return Fail(Code::kNotFound, "no node named " + name);
+  const size_t index = static_cast<size_t>(it - options_.nodes.begin());
+  NodeState& n = nodes_[index];
+  const Node& node = options_.nodes[index];
+  // Whatever its streak, it starts again from nothing: a process that exited after a passing
+  // probe proves nothing about its successor.
+  n.ok_streak = 0;
+  n.fail_streak = std::max(n.fail_streak, options_.down_after);
+  n.last_error = why;
+  if (n.health == NodeHealth::kUnhealthy) {
+    log_.Info(kComponent, node.name + " " + why + " (already out of the record)");
+    return Ok();
+  }
+  const bool was_listed = n.health == NodeHealth::kHealthy;
+  n.health = NodeHealth::kUnhealthy;
+  log_.Warn(kComponent, node.name + " (" + node.address + ") is unhealthy: " + why);
+  if (was_listed) reasons_.push_back(node.name + " " + why);
+  RecomputeWanted();
+  Publish();
+  (void)Sync();  // a provider error is retried like any other
+  return Ok();
+}
+
 void RecordKeeper::OnFirstRead() {
   // A restarted sidecar must not empty a healthy record while its new streaks build up: the
   // record is the previous instance's verdict, so a node it lists starts healthy and leaves

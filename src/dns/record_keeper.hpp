@@ -118,6 +118,12 @@ class RecordKeeper {
   /// Sync(). A round longer than stale_after changes nothing.
   void Round();
 
+  /// A process event (dns/events.hpp): `node`'s process exited or was told to stop; `why`
+  /// follows the node's name in the log ("exited (the supervisor says: ...)"). The node leaves the healthy set at once, without waiting for down_after
+  /// failed probes, and comes back only through up_after passing probes; then Sync(). Not
+  /// thread-safe, like Round(). kNotFound for a name that is not configured.
+  Status NodeDown(const std::string& node, const std::string& why);
+
   /// The provider work that is due now: the reconciliation read (first of all, after an error,
   /// and every reconcile_interval), then one write when the server differs from the wanted
   /// record. Nothing while backing off after an error. Returns the provider error of this call

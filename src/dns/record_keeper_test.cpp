@@ -205,6 +205,57 @@ TEST_F(RecordKeeperTest, KilledNodeLeavesAfterDownAfterFailures) {
   EXPECT_EQ(stats.changes, 1u);
 }
 
+TEST_F(RecordKeeperTest, AProcessEventTakesANodeOutAtOnceAndProbesBringItBack) {
+  provider_.Set({kA1, kA2, kA3});
+  auto k = Make();
+  Round(*k, 2);
+  ASSERT_EQ(Writes(), 0);
+  // The supervisor saw n2's process exit: no probe has failed yet, and none is awaited.
+  ASSERT_TRUE(k->NodeDown("n2", "exited (the supervisor says: killed by signal 9)"));
+  EXPECT_EQ(provider_.Held(), (Values{kA1, kA3}));
+  EXPECT_EQ(provider_.replaces, 1);
+  EXPECT_TRUE(log_.Contains("-> {203.0.113.1, 203.0.113.3} ttl 60: n2 exited (the supervisor "
+                            "says: killed by signal 9)"))
+      << log_.All();
+  EXPECT_EQ(k->Stats().nodes[1].health, NodeHealth::kUnhealthy);
+  // Its successor answers at once, but comes back through up_after passes like any node.
+  Round(*k);
+  EXPECT_EQ(provider_.Held(), (Values{kA1, kA3})) << "one pass is not enough";
+  Round(*k);
+  EXPECT_EQ(provider_.Held(), (Values{kA1, kA2, kA3}));
+  // A second event about a node already out changes nothing but its streak.
+  probe_.Kill("n3");
+  Round(*k, 2);
+  ASSERT_EQ(provider_.Held(), (Values{kA1, kA2}));
+  const int writes = Writes();
+  ASSERT_TRUE(k->NodeDown("n3", "exited"));
+  EXPECT_EQ(Writes(), writes);
+  EXPECT_EQ(k->NodeDown("n9", "x").error().code, Code::kNotFound);
+}
+
+TEST_F(RecordKeeperTest, AProcessEventResetsAPassingStreak) {
+  provider_.Set({kA1, kA3});  // n2 out, about to come back
+  auto k = Make();
+  Round(*k);  // n2 has passed once
+  ASSERT_TRUE(k->NodeDown("n2", "exited"));
+  Round(*k);
+  EXPECT_EQ(provider_.Held(), (Values{kA1, kA3})) << "the pass before the exit does not count";
+  Round(*k);
+  EXPECT_EQ(provider_.Held(), (Values{kA1, kA2, kA3}));
+}
+
+TEST_F(RecordKeeperTest, AProcessEventBeforeTheFirstReadKeepsTheNodeOut) {
+  provider_.Set({kA1, kA2, kA3});
+  RecordKeeper k(Options(), provider_, probe_, clock_, log_);
+  provider_.down = true;  // the server does not answer yet
+  ASSERT_TRUE(k.NodeDown("n2", "exited"));
+  EXPECT_EQ(Writes(), 0) << "nothing is written before the record was read";
+  provider_.down = false;
+  clock_.Advance(seconds(2));  // past the backoff of the failed read
+  (void)k.Sync();
+  EXPECT_EQ(provider_.Held(), (Values{kA1, kA3})) << "the record listing it is not a verdict";
+}
+
 TEST_F(RecordKeeperTest, AfterTheFirstFillANodeThatWasDownNeedsUpAfterPasses) {
   probe_.Kill("n2");
   auto k = Make();

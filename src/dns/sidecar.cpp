@@ -13,6 +13,7 @@
 
 #include "core/file.hpp"
 #include "core/json_config.hpp"
+#include "crypto/secure_bytes.hpp"
 #include "http/server.hpp"
 
 namespace natstack::dns {
@@ -164,6 +165,7 @@ Result<SidecarConfig> ParseSidecarConfig(std::string_view json_text, std::string
   NATSTACK_TRY(
       Duration(r, "dns_timeout", c.dns_timeout, milliseconds(100), std::chrono::minutes(1)));
   NATSTACK_TRY(r.String("http_listen", c.http_listen));
+  NATSTACK_TRY(r.String("events_token_file", c.events_token_file));
   NATSTACK_TRY(r.String("log_level", c.log_level));
   NATSTACK_TRY(r.Finish());
 
@@ -219,6 +221,8 @@ Result<SidecarConfig> ParseSidecarConfig(std::string_view json_text, std::string
         p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) > 65535)
       return r.Invalid("http_listen", "expected HOST:PORT, got \"" + c.http_listen + "\"");
   }
+  if (!c.events_token_file.empty() && c.http_listen.empty())
+    return r.Invalid("events_token_file", "needs http_listen: process events arrive over HTTP");
   return c;
 }
 
@@ -340,6 +344,11 @@ Sidecar::Sidecar(const SidecarConfig& config, Provider& provider, HealthProbe& p
 Sidecar::~Sidecar() { Stop(); }
 
 Status Sidecar::Start() {
+  if (!config_.events_token_file.empty()) {
+    auto token = ReadSecretValue(config_.events_token_file);
+    if (!token) return Fail(token.error().Wrap("events_token_file"));
+    events_token_ = std::move(*token);
+  }
   if (!config_.http_listen.empty()) {
     const auto colon = config_.http_listen.rfind(':');
     http::ServerOptions so;
@@ -361,6 +370,8 @@ Status Sidecar::Start() {
       r.headers["content-type"] = "text/plain; version=0.0.4; charset=utf-8";
       return r;
     });
+    if (!events_token_.empty())
+      http_->Post("/v1/events", [this](const http::Request& r) { return OnEventRequest(r); });
     if (auto started = http_->Start(); !started) {
       http_.reset();
       return Fail(started.error().Wrap("http_listen"));
@@ -400,7 +411,78 @@ void Sidecar::Stop() {
   if (http_) http_->Stop();
 }
 
+Status Sidecar::Report(const ProcessEvent& event) {
+  const auto& nodes = config_.nodes;
+  if (std::none_of(nodes.begin(), nodes.end(), [&](const Node& n) { return n.name == event.node; }))
+    return Fail(Code::kNotFound, "no node named " + event.node);
+  const auto age = clock_.Now() - event.at;
+  const auto bound = keeper_.Options().stale_after;
+  if (age > bound || -age > bound) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f",
+                  std::chrono::duration<double>(age).count());
+    return Fail(Code::kFailedPrecondition,
+                "the event about " + event.node + " is " + buf + " s old (more than " +
+                    std::to_string(bound.count()) + " ms either way): stale");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(event);
+    ++events_accepted_[{event.node, ProcessEventKindName(event.kind)}];
+  }
+  cv_.notify_all();
+  return Ok();
+}
+
+void Sidecar::CountRefusal(const std::string& reason, const std::string& why) {
+  bool log = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++events_refused_[reason];
+    // One line a second at most: whoever can reach the port must not be able to fill the log.
+    const auto now = clock_.Monotonic();
+    if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
+      last_refusal_log_ = now;
+      log = true;
+    }
+  }
+  if (log) log_.Warn(kComponent, "refused a process event (" + reason + "): " + why);
+}
+
+http::Response Sidecar::OnEventRequest(const http::Request& request) {
+  const auto auth = request.headers.find("authorization");
+  if (auth == request.headers.end() ||
+      !crypto::ConstantTimeEquals(auth->second, "Bearer " + events_token_)) {
+    CountRefusal("unauthorized", std::string(auth == request.headers.end() ? "no" : "a wrong") +
+                                     " bearer token from " + request.remote_addr);
+    return http::Text(401, "unauthorized\n");  // nothing more for whoever this is
+  }
+  auto event = ParseProcessEvent(request.body);
+  if (!event) {
+    CountRefusal("malformed", event.error().message);
+    return http::Text(400, event.error().message + "\n");
+  }
+  if (auto reported = Report(*event); !reported) {
+    const bool unknown = reported.error().code == Code::kNotFound;
+    CountRefusal(unknown ? "unknown_node" : "stale", reported.error().message);
+    return http::Text(unknown ? 404 : 409, reported.error().message + "\n");
+  }
+  return http::Text(202, "accepted\n");
+}
+
 std::chrono::steady_clock::time_point Sidecar::Step() {
+  std::vector<ProcessEvent> events;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events.swap(events_);
+  }
+  // Before a round: what the supervisor saw is newer than any probe this thread has not run.
+  for (const ProcessEvent& e : events) {
+    const std::string why = std::string(e.kind == ProcessEventKind::kExited ? "exited" : "is stopping") +
+                            " (the supervisor says" +
+                            (e.detail.empty() ? std::string() : ": " + e.detail) + ")";
+    (void)keeper_.NodeDown(e.node, why);  // Report checked the name
+  }
   const auto now = clock_.Monotonic();
   if (!next_round_ || now >= *next_round_) {
     keeper_.Round();
@@ -424,7 +506,7 @@ void Sidecar::Loop() {
     auto wait = std::chrono::duration_cast<milliseconds>(next - clock_.Monotonic());
     wait = std::clamp(wait, milliseconds(5), config_.interval);
     lock.lock();
-    cv_.wait_for(lock, wait, [this] { return stop_; });
+    cv_.wait_for(lock, wait, [this] { return stop_ || !events_.empty(); });
   }
 }
 
@@ -435,7 +517,26 @@ void Sidecar::MaybeNotifyReady() {
   if (on_ready_) on_ready_();
 }
 
-std::string Sidecar::Metrics() const { return RenderMetrics(keeper_.Stats(), clock_.Monotonic()); }
+std::string Sidecar::Metrics() const {
+  std::string out = RenderMetrics(keeper_.Stats(), clock_.Monotonic());
+  if (events_token_.empty()) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  PrometheusHeader(out, "natstack_dns_process_events_total", "counter",
+                   "Process events accepted from the supervisor (POST /v1/events).");
+  for (const auto& [key, n] : events_accepted_)
+    Sample(out, "natstack_dns_process_events_total",
+           "node=\"" + PrometheusLabel(key.first) + "\",event=\"" + key.second + "\"",
+           static_cast<double>(n));
+  PrometheusHeader(out, "natstack_dns_process_event_refusals_total", "counter",
+                   "Process events refused, by reason.");
+  for (const char* reason : {"unauthorized", "malformed", "unknown_node", "stale"}) {
+    const auto it = events_refused_.find(reason);
+    Sample(out, "natstack_dns_process_event_refusals_total",
+           std::string("reason=\"") + reason + "\"",
+           static_cast<double>(it == events_refused_.end() ? 0 : it->second));
+  }
+  return out;
+}
 
 std::string Sidecar::BaseUrl() const { return http_ ? http_->BaseUrl() : std::string(); }
 

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,12 +20,14 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/logger.hpp"
+#include "dns/events.hpp"
 #include "dns/provider.hpp"
 #include "dns/record_keeper.hpp"
 #include "http/client.hpp"
 
 namespace natstack::http {
 class Server;
+struct Request;
 }
 
 namespace natstack::dns {
@@ -47,6 +50,9 @@ struct SidecarConfig {
   std::chrono::milliseconds reconcile_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds dns_timeout{std::chrono::seconds(2)};  ///< per DNS query or update
   std::string http_listen;  ///< HOST:PORT for /healthz, /readyz, /metrics; "" = none
+  /// A 0600 file holding the bearer token of POST /v1/events (process events from a
+  /// supervisor); "" = no such endpoint. Needs http_listen.
+  std::string events_token_file;
   std::string log_level = "info";
 };
 
@@ -100,6 +106,12 @@ class Sidecar {
   /// with a FakeClock instead of Start().
   std::chrono::steady_clock::time_point Step();
 
+  /// Hands a process event to the sidecar's thread, which applies it (RecordKeeper::NodeDown)
+  /// before anything else it does next. Thread-safe. kNotFound for a node not configured,
+  /// kFailedPrecondition for an event older (or further ahead) than the keeper's stale_after:
+  /// the sidecar never acts on stale health.
+  Status Report(const ProcessEvent& event);
+
   bool Ready() const { return keeper_.Ready(); }
   std::string Metrics() const;
   /// "http://127.0.0.1:PORT" of the endpoint; "" when there is none or before Start().
@@ -109,6 +121,8 @@ class Sidecar {
  private:
   void Loop();
   void MaybeNotifyReady();
+  http::Response OnEventRequest(const http::Request& request);
+  void CountRefusal(const std::string& reason, const std::string& why);
 
   SidecarConfig config_;
   RecordKeeper keeper_;
@@ -119,9 +133,14 @@ class Sidecar {
   std::optional<std::chrono::steady_clock::time_point> next_round_;
   std::unique_ptr<http::Server> http_;
   std::thread thread_;
-  std::mutex mu_;  // guards stop_
+  std::string events_token_;  // "" = no /v1/events
+  mutable std::mutex mu_;  // guards stop_, events_ and the event counters
   std::condition_variable cv_;
   bool stop_ = false;
+  std::vector<ProcessEvent> events_;  // reported, not applied yet
+  std::map<std::pair<std::string, std::string>, uint64_t> events_accepted_;  // (node, event)
+  std::map<std::string, uint64_t> events_refused_;                            // reason
+  std::chrono::steady_clock::time_point last_refusal_log_{};
 };
 
 }  // namespace natstack::dns

@@ -7,8 +7,14 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "core/file.hpp"
 #include "http/server.hpp"
 #include "testing/fake_clock.hpp"
+#include "testing/temp_dir.hpp"
 
 namespace natstack::dns {
 namespace {
@@ -45,6 +51,7 @@ TEST(SidecarConfigTest, MinimalConfigGetsTheDocumentedDefaults) {
   EXPECT_EQ(c->dns_timeout, seconds(2));
   EXPECT_EQ(c->http_listen, "");
   EXPECT_EQ(c->log_level, "info");
+  EXPECT_EQ(c->events_token_file, "");
 }
 
 TEST(SidecarConfigTest, ParsesEveryKey) {
@@ -54,7 +61,7 @@ TEST(SidecarConfigTest, ParsesEveryKey) {
     "nodes": [{"name": "a", "address": "127.0.1.1", "health_url": "http://127.0.0.1:8222/healthz"}],
     "interval": "500ms", "probe_timeout": 0.25, "down_after": 3, "up_after": 1,
     "when_none": "delete", "reconcile_interval": "1m", "dns_timeout": "3s",
-    "http_listen": "127.0.0.1:9400", "log_level": "debug"
+    "http_listen": "127.0.0.1:9400", "log_level": "debug", "events_token_file": "t"
   })",
                               "dns.json");
   ASSERT_TRUE(c) << c.error().message;
@@ -72,6 +79,7 @@ TEST(SidecarConfigTest, ParsesEveryKey) {
   EXPECT_EQ(c->dns_timeout, seconds(3));
   EXPECT_EQ(c->http_listen, "127.0.0.1:9400");
   EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->events_token_file, "t");
   const KeeperOptions o = KeeperOptionsOf(*c);
   EXPECT_EQ(o.name, "NATS.example.test.");
   EXPECT_EQ(o.interval, milliseconds(500));
@@ -132,6 +140,8 @@ TEST(SidecarConfigTest, EachBadConfigGetsOneErrorNamingTheKey) {
       {Adding(R"("server": "localhost")"), "server: expected the DNS server's IPv4 or IPv6"},
       {Adding(R"("http_listen": "9400")"), "http_listen: expected HOST:PORT"},
       {Adding(R"("log_level": "loud")"), "log_level: must be debug, info, warn or error"},
+      {Adding(R"("events_token_file": "/state/keys/dns-events.token")"),
+       "events_token_file: needs http_listen"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseSidecarConfig(c.text, "dns.json");
@@ -301,6 +311,109 @@ TEST_F(SidecarTest, StartFailsWhenTheListenAddressIsTaken) {
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().code, Code::kAlreadyExists);
   EXPECT_NE(started.error().message.find("http_listen"), std::string::npos);
+}
+
+class SidecarEventsTest : public SidecarTest {
+ protected:
+  void SetUp() override {
+    token_file_ = dir_.Join("events.token");
+    ASSERT_TRUE(WriteFileAtomic(token_file_, "s3cret-token\n", 0600));
+    config_ = Config();
+    config_.http_listen = "127.0.0.1:0";
+    config_.events_token_file = token_file_;
+    provider_.record = RecordSet{config_.name, RecordType::kA, 60, {"203.0.113.1", "203.0.113.2"}};
+  }
+  http::Response PostEvent(Sidecar& sidecar, const std::string& body,
+                           const std::string& token = "s3cret-token") {
+    http::RequestOptions o;
+    if (!token.empty()) o.headers = {{"Authorization", "Bearer " + token}};
+    auto r = http::CurlClient().Post(sidecar.BaseUrl() + "/v1/events", body, "application/json", o);
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? *r : http::Response{};
+  }
+  std::string Event(const std::string& node, std::chrono::system_clock::time_point at,
+                    const std::string& kind = "exited") {
+    return R"({"node": ")" + node + R"(", "event": ")" + kind + R"(", "at_unix_ms": )" +
+           std::to_string(std::chrono::duration_cast<milliseconds>(at.time_since_epoch()).count()) +
+           R"(, "detail": "killed by signal 9"})";
+  }
+  testing::TempDir dir_;
+  std::string token_file_;
+  SidecarConfig config_;
+};
+
+TEST_F(SidecarEventsTest, AnExitReportedByTheSupervisorTakesTheNodeOutAtTheNextStep) {
+  Sidecar sidecar(config_, provider_, probe_, clock_, log_);
+  ASSERT_TRUE(sidecar.Start());
+  auto r = PostEvent(sidecar, Event("n2", clock_.Now()));
+  EXPECT_EQ(r.status, 202) << r.body;
+  // The sidecar's own thread applies it; wait (bounded) for the record to change.
+  for (int i = 0; i < 200 && provider_.record && provider_.record->values.size() != 1; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_TRUE(provider_.record.has_value());
+  EXPECT_EQ(provider_.record->values, std::vector<std::string>{"203.0.113.1"});
+  EXPECT_EQ(sidecar.Keeper().Stats().nodes[1].health, NodeHealth::kUnhealthy);
+  auto metrics = http::CurlClient().Get(sidecar.BaseUrl() + "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("natstack_dns_process_events_total{node=\"n2\",event=\"exited\"} 1\n"),
+            std::string::npos)
+      << metrics->body;
+}
+
+TEST_F(SidecarEventsTest, RefusesEventsWithoutTheTokenMalformedUnknownOrStale) {
+  Sidecar sidecar(config_, provider_, probe_, clock_, log_);
+  ASSERT_TRUE(sidecar.Start());
+  const auto now = clock_.Now();
+  // Whoever lacks the token learns nothing.
+  auto r = PostEvent(sidecar, Event("n2", now), "");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body, "unauthorized\n");
+  EXPECT_EQ(PostEvent(sidecar, Event("n2", now), "s3cret-tokeN").status, 401);
+  EXPECT_EQ(PostEvent(sidecar, Event("n2", now), "s3cret-toke").status, 401);
+  r = PostEvent(sidecar, R"({"node": "n2", "event": "exited"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("at_unix_ms"), std::string::npos) << r.body;
+  EXPECT_EQ(PostEvent(sidecar, "not json").status, 400);
+  r = PostEvent(sidecar, Event("n9", now));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("no node named n9"), std::string::npos) << r.body;
+  // stale_after is 3 intervals (6 s): an event older, or further ahead, says nothing now.
+  r = PostEvent(sidecar, Event("n2", now - seconds(7)));
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("stale"), std::string::npos) << r.body;
+  EXPECT_EQ(PostEvent(sidecar, Event("n2", now + seconds(7))).status, 409);
+  EXPECT_EQ(PostEvent(sidecar, Event("n2", now - seconds(5))).status, 202) << "within the bound";
+  auto metrics = http::CurlClient().Get(sidecar.BaseUrl() + "/metrics");
+  ASSERT_TRUE(metrics);
+  for (const char* line : {"natstack_dns_process_event_refusals_total{reason=\"unauthorized\"} 3\n",
+                           "natstack_dns_process_event_refusals_total{reason=\"malformed\"} 2\n",
+                           "natstack_dns_process_event_refusals_total{reason=\"unknown_node\"} 1\n",
+                           "natstack_dns_process_event_refusals_total{reason=\"stale\"} 2\n"})
+    EXPECT_NE(metrics->body.find(line), std::string::npos) << line << metrics->body;
+  // Other methods and paths are not events.
+  auto get = http::CurlClient().Get(sidecar.BaseUrl() + "/v1/events");
+  ASSERT_TRUE(get);
+  EXPECT_NE(get->status, 202);
+}
+
+TEST_F(SidecarEventsTest, NoEndpointWithoutAToken) {
+  config_.events_token_file.clear();
+  Sidecar sidecar(config_, provider_, probe_, clock_, log_);
+  ASSERT_TRUE(sidecar.Start());
+  EXPECT_EQ(PostEvent(sidecar, Event("n2", clock_.Now())).status, 404);
+  auto metrics = http::CurlClient().Get(sidecar.BaseUrl() + "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->body.find("process_event"), std::string::npos);
+}
+
+TEST_F(SidecarEventsTest, ATokenFileOthersCanReadStopsTheStart) {
+  ASSERT_EQ(::chmod(token_file_.c_str(), 0644), 0);
+  Sidecar sidecar(config_, provider_, probe_, clock_, log_);
+  auto started = sidecar.Start();
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, Code::kPermissionDenied);
+  EXPECT_NE(started.error().message.find("events_token_file"), std::string::npos)
+      << started.error().message;
 }
 
 TEST(SidecarMetricsTest, RendersEveryFamily) {

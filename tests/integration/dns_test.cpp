@@ -1,5 +1,6 @@
 // The public record on a real Knot server, kept by the sidecar `natstack up` runs: it lists
-// exactly the healthy nodes; a stopped node leaves it and comes back; a flapping node does not
+// exactly the healthy nodes; a stopped node leaves it and comes back; a killed node leaves it on
+// the supervisor's word (a process event) before any probe fails; a flapping node does not
 // churn it; with every node down it keeps the last set (when_none = keep); an edit by hand is
 // repaired; kdig sees what status says. The route seed: registered while a node runs, not
 // health-gated, and a joining node forms the mesh with the routes it reads from it.
@@ -95,6 +96,14 @@ class DnsTest : public ::testing::Test {
       if (n.value("state", "") != "running" || n.value("routes", 0) != 2) return false;
     return true;
   }
+  /// A sample of the DNS sidecar's metrics ("name{labels} "), -1 when absent.
+  static int64_t SidecarMetric(const std::string& series) {
+    auto r = http::CurlClient().Get("http://" + Addr(4) + ":9391/metrics");
+    if (!r || r->status != 200) return -1;
+    const size_t at = r->body.find("\n" + series);
+    if (at == std::string::npos) return -1;
+    return std::stoll(r->body.substr(at + 1 + series.size()));
+  }
   static testing::TempDir* dir_;
   static std::string net_;
   static std::string state_;
@@ -124,9 +133,35 @@ TEST_F(DnsTest, AStoppedNodeLeavesTheRecordAndTheRouteSeedAndComesBack) {
   ASSERT_EQ(Node("stop", "n2"), 0);
   EXPECT_EQ(Seed(), (std::set<std::string>{Addr(1), Addr(3)}));  // stopped for good: at once
   EXPECT_TRUE(ServedBecomes({Addr(1), Addr(3)})) << "served: " << Served().size();
+  // Out as soon as it was told to stop, not after its probes failed.
+  EXPECT_GE(SidecarMetric("natstack_dns_process_events_total{node=\"n2\",event=\"stopping\"} "), 1);
   ASSERT_EQ(Node("start", "n2"), 0);
   EXPECT_EQ(Seed(), all);
   EXPECT_TRUE(ServedBecomes(all)) << "served: " << Served().size();
+}
+
+TEST_F(DnsTest, AKilledNodeLeavesTheRecordOnTheSupervisorsWordAndComesBackThroughProbes) {
+  // The supervisor restarts a killed node within a second, sooner than down_after failed
+  // probes could notice; it tells the sidecar at once instead (docs/dns.md, process events).
+  const std::set<std::string> all = {Addr(1), Addr(2), Addr(3)};
+  ASSERT_TRUE(ServedBecomes(all));
+  const std::string exited = "natstack_dns_process_events_total{node=\"n3\",event=\"exited\"} ";
+  const int64_t before = SidecarMetric(exited);
+  const auto s = Status();
+  int pid = -1;
+  for (const auto& n : s["nodes"])
+    if (n["name"] == "n3") pid = n["pid"].get<int>();
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  EXPECT_TRUE(ServedBecomes({Addr(1), Addr(2)}, 10s)) << "served: " << Served().size();
+  EXPECT_EQ(SidecarMetric(exited), std::max<int64_t>(before, 0) + 1);
+  auto log = ReadFile(state_ + "/logs/dns-sidecar.log");
+  ASSERT_TRUE(log);
+  EXPECT_NE(log->find("n3 (" + Addr(3) + ") is unhealthy: exited (the supervisor says: killed by "
+                      "signal 9"),
+            std::string::npos)
+      << *log;
+  EXPECT_TRUE(ServedBecomes(all, 30s)) << "served: " << Served().size();
 }
 
 TEST_F(DnsTest, TheRouteSeedIsNotHealthGated) {
