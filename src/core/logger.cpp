@@ -39,7 +39,7 @@ void StreamLogger::Log(LogLevel level, std::string_view component, std::string_v
   // One entry, one line: whatever a message quotes (a user id from a token, a server's error
   // text) cannot start a line of its own, move the cursor or reorder what a reader sees.
   const std::string safe_component = EscapeText(component);
-  const std::string safe_message = EscapeText(message);
+  const std::string safe_message = EscapeText(RedactJwts(message));
   std::lock_guard<std::mutex> lock(mu_);
   std::fprintf(out_, "%s.%03dZ %-5.*s %.*s: %.*s\n", stamp, static_cast<int>(millis),
                static_cast<int>(LogLevelName(level).size()), LogLevelName(level).data(),

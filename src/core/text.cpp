@@ -112,4 +112,35 @@ std::string EscapeText(std::string_view text) {
   return out;
 }
 
+namespace {
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+}  // namespace
+
+std::string RedactJwts(std::string_view text) {
+  std::string out;
+  size_t copied = 0;
+  size_t at = text.find("eyJ");
+  while (at != std::string_view::npos) {
+    // The run: base64url segments separated by dots, starting at `at`.
+    size_t end = at;
+    int dots = 0;
+    while (end < text.size() && (IsBase64UrlChar(text[end]) || text[end] == '.')) {
+      if (text[end] == '.') ++dots;
+      ++end;
+    }
+    if (dots >= 2) {
+      out.append(text.substr(copied, at - copied));
+      out += "[jwt redacted]";
+      copied = end;
+    }
+    at = text.find("eyJ", end > at ? end : at + 3);
+  }
+  if (copied == 0) return std::string(text);
+  out.append(text.substr(copied));
+  return out;
+}
+
 }  // namespace natstack

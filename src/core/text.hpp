@@ -29,4 +29,11 @@ bool IsVisibleText(std::string_view text);
 /// reorder text.
 std::string EscapeText(std::string_view text);
 
+/// `text` with every JWT-shaped run — "eyJ" (base64url of '{"') then base64url characters, a
+/// '.', base64url characters and another '.' (a JWS or the start of a JWE) plus what follows up
+/// to the next character outside base64url and '.' — replaced by "[jwt redacted]". Logs pass
+/// through it: whatever a message quotes (a library's error text, a claim), a token or a
+/// request JWT never reaches a log file whole.
+std::string RedactJwts(std::string_view text);
+
 }  // namespace natstack

@@ -86,5 +86,32 @@ TEST(TextTest, TheLoggerWritesEveryEntryOnOneLine) {
   EXPECT_EQ(all.find('\x1b'), std::string::npos) << all;
 }
 
+TEST(TextTest, JwtShapedRunsAreRedacted) {
+  const std::string jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+  EXPECT_EQ(RedactJwts("token " + jwt + " refused"), "token [jwt redacted] refused");
+  EXPECT_EQ(RedactJwts(jwt), "[jwt redacted]");
+  EXPECT_EQ(RedactJwts("a=" + jwt + ",b=" + jwt), "a=[jwt redacted],b=[jwt redacted]");
+  EXPECT_EQ(RedactJwts("unsigned eyJhbGciOiJub25lIn0.e30."), "unsigned [jwt redacted]");
+  EXPECT_EQ(RedactJwts("JWE eyJhbGciOiJkaXIifQ..aXY.Y3Q.dGFn!"), "JWE [jwt redacted]!");
+  // Not a token: a kid or id that merely contains "eyJ", or one segment and a full stop.
+  for (const char* keep : {"kid NGCSpK-eyJkwCu-1bK7YU4BlEPg", "eyJ", "eyJabc. Next", "",
+                           "heyJude.mp3", "an eyJ.x"}) {
+    EXPECT_EQ(RedactJwts(keep), keep);
+  }
+}
+
+TEST(TextTest, TheLoggerNeverWritesAWholeJwt) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  StreamLogger log(f);
+  log.Warn("callout", "reply failed: Parse Error [7]: 'MSG a 1 5\r\neyJ0eXAiOiJKV1QifQ.eyJ9.sig'");
+  std::rewind(f);
+  char buf[512];
+  ASSERT_NE(std::fgets(buf, sizeof buf, f), nullptr);
+  std::fclose(f);
+  EXPECT_EQ(std::string(buf).find("eyJ0"), std::string::npos) << buf;
+  EXPECT_NE(std::string(buf).find("[jwt redacted]"), std::string::npos) << buf;
+}
+
 }  // namespace
 }  // namespace natstack
