@@ -12,7 +12,7 @@ namespace natstack::dns {
 namespace {
 
 constexpr size_t kMaxQueued = 64;
-constexpr std::string_view kSource = "event";
+constexpr std::string_view kSource = "process event";
 
 bool IsNodeName(const std::string& s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](unsigned char c) {

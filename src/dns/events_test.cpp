@@ -43,9 +43,9 @@ TEST(ProcessEventTest, EachBadBodyGetsOneErrorNamingTheKey) {
     std::string body, expected;
   };
   const std::vector<Case> cases = {
-      {"", "event:"},
+      {"", "process event:"},
       {"[]", "expected a JSON object"},
-      {"{", "event:1:"},
+      {"{", "process event:1:"},
       {R"({"event": "exited", "at_unix_ms": 1})", "node: is required"},
       {R"({"node": "n1", "at_unix_ms": 1})", "event: is required"},
       {R"({"node": "n1", "event": "exited"})", "at_unix_ms: is required"},

@@ -559,6 +559,23 @@ TEST_F(KnotProviderTest, ZoneTheServerDoesNotServeIsPermissionDenied) {
   EXPECT_THAT(st.error().message, HasSubstr("NOTAUTH"));
 }
 
+TEST_F(KnotProviderTest, CheckZoneTellsAServedZoneFromItsParentChildOrAStranger) {
+  EXPECT_TRUE(provider_->CheckZone());
+  // A parent or a child of the served zone: reads of a name inside it work, updates never do.
+  for (const char* wrong : {"test.", "nats.example.test.", "other.test."}) {
+    auto provider = Rfc2136Provider::Create(server_->ProviderOptions(wrong));
+    ASSERT_TRUE(provider);
+    auto st = (*provider)->CheckZone();
+    ASSERT_FALSE(st) << wrong;
+    EXPECT_EQ(st.error().code, Code::kNotFound) << st.error().message;
+    EXPECT_THAT(st.error().message, HasSubstr(std::string("does not serve ") + wrong));
+    EXPECT_THAT(st.error().message, HasSubstr("check `zone`"));
+  }
+  auto child = Rfc2136Provider::Create(server_->ProviderOptions("nats.example.test."));
+  ASSERT_TRUE(child);
+  EXPECT_THAT((*child)->CheckZone().error().message, HasSubstr("the zone there is example.test."));
+}
+
 TEST_F(KnotProviderTest, KnotRewritesTheZoneFile) {
   ASSERT_TRUE(provider_->Replace(ASet("synced.example.test.", {"10.8.0.1"})));
   const std::string path = server_->layout().ZoneFile("example.test.");

@@ -86,6 +86,12 @@ class Provider {
   virtual Result<std::optional<RecordSet>> Read(const std::string& name, RecordType type) = 0;
   /// The zone this provider writes ("example.test.").
   virtual std::string Zone() const = 0;
+  /// Whether the server really holds Zone() as a zone of its own, so that updates to it can
+  /// land: a name inside a zone the server serves can be read whatever `zone` says, but an
+  /// update sent to the wrong zone is refused every time. kNotFound when the server answers
+  /// but Zone() is not one of its zones (a parent or child of the real one); kUnavailable when
+  /// it does not answer. The default (providers that cannot tell) is Ok.
+  virtual Status CheckZone() { return Ok(); }
 };
 
 /// A TSIG key (RFC 8945): name, algorithm (hmac-sha256), base64 secret. The secret never
@@ -131,6 +137,8 @@ class Rfc2136Provider final : public Provider {
   Status Delete(const std::string& name, RecordType type) override;
   Result<std::optional<RecordSet>> Read(const std::string& name, RecordType type) override;
   std::string Zone() const override;
+  /// An SOA query for the zone: Ok only for an authoritative answer whose SOA is the zone's own.
+  Status CheckZone() override;
 
  private:
   explicit Rfc2136Provider(Rfc2136Options options) : options_(std::move(options)) {}

@@ -145,7 +145,9 @@ void RecordKeeper::Round() {
   }
   Publish();
   (void)Sync();
-  if (server_ && !server_->values.empty()) filling_ = false;
+  // Filling while there is no record (at the start, or after when_none = delete removed it):
+  // there is no client to protect from a flapping node.
+  filling_ = server_known_ && (!server_ || server_->values.empty());
 }
 
 void RecordKeeper::Apply(size_t index, const Status& result) {
@@ -155,7 +157,7 @@ void RecordKeeper::Apply(size_t index, const Status& result) {
   if (result) {
     n.fail_streak = 0;
     ++n.ok_streak;
-    const int needed = filling_ && n.health == NodeHealth::kUnknown ? 1 : options_.up_after;
+    const int needed = filling_ ? 1 : options_.up_after;
     if (n.health != NodeHealth::kHealthy && n.ok_streak >= needed) {
       n.health = NodeHealth::kHealthy;
       const std::string reason = node.name + " passed " + Probes(n.ok_streak);
@@ -282,6 +284,15 @@ bool RecordKeeper::InSync() const {
 Status RecordKeeper::Sync() {
   auto now = clock_.Monotonic();
   if (now < next_attempt_at_) return Ok();  // backing off
+  if (!zone_checked_) {
+    // Before anything else: with the wrong zone every update would be refused, while reads
+    // of the name still work and would make the sidecar look ready.
+    if (auto zone = provider_.CheckZone(); !zone) {
+      OnProviderError("zone", zone.error());
+      return Fail(zone.error());
+    }
+    zone_checked_ = true;
+  }
   if (!server_known_ || read_due_ || now >= next_read_at_) {
     auto read = provider_.Read(options_.name, RecordType::kA);
     if (!read) {

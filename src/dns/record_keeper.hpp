@@ -164,6 +164,7 @@ class RecordKeeper {
 
   std::vector<NodeState> nodes_;
   std::optional<std::chrono::steady_clock::time_point> last_round_end_;
+  bool zone_checked_ = false;         // the provider's zone is one the server holds
   bool server_known_ = false;         // the record was read at least once
   std::optional<RecordSet> server_;   // what the server holds, as last known
   // The record was absent or empty when first read: until it first lists a node, one passing

@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "core/text.hpp"
@@ -452,6 +453,48 @@ Result<std::optional<RecordSet>> Rfc2136Provider::Read(const std::string& name, 
   std::sort(set.values.begin(), set.values.end());
   set.values.erase(std::unique(set.values.begin(), set.values.end()), set.values.end());
   return std::optional<RecordSet>(std::move(set));
+}
+
+Status Rfc2136Provider::CheckZone() {
+  const std::string what = "SOA query for the zone " + options_.zone;
+  NATSTACK_ASSIGN_OR_RETURN(RdfPtr qname, internal::MakeDname(options_.zone));
+  PktPtr query(ldns_pkt_query_new(qname.release(), LDNS_RR_TYPE_SOA, LDNS_RR_CLASS_IN, 0));
+  if (!query) return Fail(Code::kInternal, what + ": ldns_pkt_query_new failed");
+  const internal::Endpoint endpoint = EndpointOf(options_);
+  auto reply = internal::Exchange(endpoint, query.get(), what);
+  const std::string not_served = " does not serve " + options_.zone +
+                                 " as a zone: updates to it would be refused (check `zone`)";
+  if (!reply) {
+    // REFUSED or NOTAUTH for the apex itself: the server holds no such zone. A server that
+    // does not answer, or fails (SERVFAIL), is retried by the caller.
+    if (reply.error().code == Code::kPermissionDenied)
+      return Fail(Code::kNotFound, reply.error().message + ";" + not_served);
+    return Fail(reply.error());
+  }
+  if (!ldns_pkt_aa(reply->get()))
+    return Fail(Code::kNotFound, what + ": " + endpoint.Describe() + not_served);
+  NATSTACK_ASSIGN_OR_RETURN(RdfPtr apex, internal::MakeDname(options_.zone));
+  const ldns_rr_list* answer = ldns_pkt_answer(reply->get());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(answer); ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(answer, i);
+    if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA &&
+        ldns_dname_compare(ldns_rr_owner(rr), apex.get()) == 0)
+      return Ok();
+  }
+  // NODATA or NXDOMAIN: the name lies inside one of the server's zones, which the authority
+  // section names.
+  std::string real;
+  const ldns_rr_list* authority = ldns_pkt_authority(reply->get());
+  for (size_t i = 0; i < ldns_rr_list_rr_count(authority); ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(authority, i);
+    if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA) continue;
+    if (char* text = ldns_rdf2str(ldns_rr_owner(rr)); text != nullptr) {
+      real = EscapeText(text);
+      free(text);
+    }
+  }
+  return Fail(Code::kNotFound, what + ": " + endpoint.Describe() + not_served +
+                                   (real.empty() ? "" : "; the zone there is " + real));
 }
 
 }  // namespace natstack::dns

@@ -23,6 +23,17 @@ using json = nlohmann::json;
 using std::chrono::milliseconds;
 
 constexpr std::string_view kComponent = "dns";
+constexpr size_t kMaxNodes = 1000;
+
+/// 127.0.0.0/8, ::1 or ::ffff:127.x: the only peers process events are taken from.
+bool IsLoopbackPeer(const std::string& address) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, address.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -129,6 +140,17 @@ Status ParseNode(ConfigReader& r, Node& n) {
   if (!IsCanonicalIpv4(n.address))
     return r.Invalid("address",
                      "expected an IPv4 address such as 203.0.113.10, got \"" + n.address + "\"");
+  // A client can dial none of these: publishing one sends clients nowhere (or everywhere).
+  in_addr a{};
+  ::inet_pton(AF_INET, n.address.c_str(), &a);
+  const uint32_t v = ntohl(a.s_addr);
+  if ((v >> 24) == 0)
+    return r.Invalid("address", n.address + " is in 0.0.0.0/8 (\"this network\"): no client can dial it");
+  if ((v >> 28) == 0xE)
+    return r.Invalid("address", n.address + " is a multicast address: no client can connect to it");
+  if ((v >> 28) == 0xF)
+    return r.Invalid("address", n.address + " is reserved or the broadcast address: no client can "
+                                            "connect to it");
   if (!IsHttpUrl(n.health_url))
     return r.Invalid(
         "health_url",
@@ -188,16 +210,25 @@ Result<SidecarConfig> ParseSidecarConfig(std::string_view json_text, std::string
     return r.Invalid("name", name + " is not inside the zone " + zone);
   if (c.tsig_key_file.empty()) return r.Invalid("tsig_key_file", "is empty");
   if (c.nodes.empty()) return r.Invalid("nodes", "lists no node");
-  std::map<std::string, size_t> names, addresses;
+  // One DNS UPDATE must carry the whole record (64 KiB over TCP; about 33 bytes a value).
+  if (c.nodes.size() > kMaxNodes)
+    return r.Invalid("nodes", std::to_string(c.nodes.size()) + " nodes, more than " +
+                                  std::to_string(kMaxNodes) + ": one DNS update must hold the record");
+  std::map<std::string, size_t> names, addresses, health_urls;
   for (size_t i = 0; i < c.nodes.size(); ++i) {
     const std::string at = "nodes[" + std::to_string(i) + "]";
-    if (auto [it, fresh] = names.emplace(c.nodes[i].name, i); !fresh)
+    // Names are labels in metrics and logs: "n1" and "N1" would be two nodes one reader confuses.
+    if (auto [it, fresh] = names.emplace(Lower(c.nodes[i].name), i); !fresh)
       return r.Invalid(at + ".name", "\"" + c.nodes[i].name + "\" is also nodes[" +
                                          std::to_string(it->second) + "]'s name");
     // One address twice would be one A record value for two nodes: a copy-paste slip.
     if (auto [it, fresh] = addresses.emplace(c.nodes[i].address, i); !fresh)
       return r.Invalid(at + ".address", c.nodes[i].address + " is also nodes[" +
                                             std::to_string(it->second) + "]'s address");
+    // One health URL for two nodes would let one node's health decide the other's place.
+    if (auto [it, fresh] = health_urls.emplace(c.nodes[i].health_url, i); !fresh)
+      return r.Invalid(at + ".health_url", "is also nodes[" + std::to_string(it->second) +
+                                               "]'s: each node must be probed itself");
   }
   if (when_none == "keep") {
     c.when_none = WhenNone::kKeep;
@@ -228,7 +259,14 @@ Result<SidecarConfig> ParseSidecarConfig(std::string_view json_text, std::string
 
 Result<SidecarConfig> LoadSidecarConfig(const std::string& path) {
   NATSTACK_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
-  return ParseSidecarConfig(text, path);
+  NATSTACK_ASSIGN_OR_RETURN(SidecarConfig c, ParseSidecarConfig(text, path));
+  // Files named relative to the config, not to wherever the process happens to start.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  for (std::string* file : {&c.tsig_key_file, &c.events_token_file})
+    if (!file->empty() && file->front() != '/')
+      *file = (dir == "." ? std::string() : dir) + *file;
+  return c;
 }
 
 KeeperOptions KeeperOptionsOf(const SidecarConfig& c) {
@@ -255,7 +293,8 @@ Status HttpHealthProbe::Probe(const Node& node, std::chrono::milliseconds timeou
   // nats-server says why in the body: {"status":"unavailable","error":"JetStream ..."}.
   std::string body = response->body.substr(0, 200);
   while (!body.empty() && std::isspace(static_cast<unsigned char>(body.back()))) body.pop_back();
-  return Fail(Code::kUnavailable, "GET " + node.health_url + ": HTTP " +
+  // The URL as the client names it in its own errors: no userinfo, no query.
+  return Fail(Code::kUnavailable, "GET " + http::RedactUrl(node.health_url) + ": HTTP " +
                                       std::to_string(response->status) +
                                       (body.empty() ? "" : ": " + body));
 }
@@ -280,7 +319,7 @@ std::string RenderMetrics(const KeeperStats& s, std::chrono::steady_clock::time_
   PrometheusHeader(out, "natstack_dns_rounds_total", "counter", "Probe rounds.");
   Sample(out, "natstack_dns_rounds_total", "", static_cast<double>(s.rounds));
   PrometheusHeader(out, "natstack_dns_stale_rounds_total", "counter",
-         "Probe rounds discarded because they took longer than stale_after.");
+         "Probe rounds discarded because they took longer than 3 probe intervals.");
   Sample(out, "natstack_dns_stale_rounds_total", "", static_cast<double>(s.stale_rounds));
   PrometheusHeader(out, "natstack_dns_record_changes_total", "counter",
          "Writes of the record (one Replace or Delete each).");
@@ -450,6 +489,12 @@ void Sidecar::CountRefusal(const std::string& reason, const std::string& why) {
 }
 
 http::Response Sidecar::OnEventRequest(const http::Request& request) {
+  // The supervisor runs on this host; with http_listen beyond loopback (for metrics), nobody
+  // elsewhere may take nodes out, token or not.
+  if (!IsLoopbackPeer(request.remote_addr)) {
+    CountRefusal("unauthorized", "from " + request.remote_addr + ", which is not loopback");
+    return http::Text(401, "unauthorized\n");
+  }
   const auto auth = request.headers.find("authorization");
   if (auth == request.headers.end() ||
       !crypto::ConstantTimeEquals(auth->second, "Bearer " + events_token_)) {

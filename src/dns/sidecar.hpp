@@ -60,7 +60,8 @@ struct SidecarConfig {
 /// key ("dns.json: nodes[1].address: ..."); unknown keys are errors. kInvalidArgument only.
 Result<SidecarConfig> ParseSidecarConfig(std::string_view json_text, std::string_view source);
 
-/// Reads and parses `path` (kNotFound / kPermissionDenied when it cannot be read).
+/// Reads and parses `path` (kNotFound / kPermissionDenied when it cannot be read). Relative
+/// tsig_key_file and events_token_file are taken relative to the config file's directory.
 Result<SidecarConfig> LoadSidecarConfig(const std::string& path);
 
 /// The keeper's options of a config.

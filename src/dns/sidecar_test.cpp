@@ -142,6 +142,13 @@ TEST(SidecarConfigTest, EachBadConfigGetsOneErrorNamingTheKey) {
       {Adding(R"("log_level": "loud")"), "log_level: must be debug, info, warn or error"},
       {Adding(R"("events_token_file": "/state/keys/dns-events.token")"),
        "events_token_file: needs http_listen"},
+      {With("203.0.113.1", "0.0.0.0"), "nodes[0].address: 0.0.0.0 is in 0.0.0.0/8"},
+      {With("203.0.113.1", "255.255.255.255"), "nodes[0].address: 255.255.255.255 is reserved or"},
+      {With("203.0.113.1", "224.0.0.1"), "nodes[0].address: 224.0.0.1 is a multicast address"},
+      {With("203.0.113.1", "240.0.0.1"), "nodes[0].address: 240.0.0.1 is reserved"},
+      {With(R"("name": "n2")", R"("name": "N1")"), "nodes[1].name: \"N1\" is also nodes[0]'s"},
+      {With("http://10.0.0.2:8222", "http://10.0.0.1:8222"),
+       "nodes[1].health_url: is also nodes[0]'s: each node must be probed itself"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseSidecarConfig(c.text, "dns.json");
@@ -150,6 +157,36 @@ TEST(SidecarConfigTest, EachBadConfigGetsOneErrorNamingTheKey) {
     EXPECT_NE(parsed.error().message.find(c.expected), std::string::npos)
         << "got: " << parsed.error().message << "\nwant: " << c.expected;
   }
+}
+
+TEST(SidecarConfigTest, AtMostAThousandNodes) {
+  auto nodes = [](int n) {
+    std::string list;
+    for (int i = 0; i < n; ++i)
+      list += std::string(i ? "," : "") + R"({"name": "n)" + std::to_string(i) +
+              R"(", "address": "10.1.)" + std::to_string(i / 250) + "." +
+              std::to_string(i % 250 + 1) + R"(", "health_url": "http://10.1.0.1:)" +
+              std::to_string(1000 + i) + R"(/healthz"})";
+    return R"({"zone": "example.test", "tsig_key_file": "k", "name": "nats.example.test", "nodes": [)" +
+           list + "]}";
+  };
+  EXPECT_TRUE(ParseSidecarConfig(nodes(1000), "dns.json"));
+  auto many = ParseSidecarConfig(nodes(1001), "dns.json");
+  ASSERT_FALSE(many);
+  EXPECT_NE(many.error().message.find("nodes: 1001 nodes, more than 1000"), std::string::npos)
+      << many.error().message;
+}
+
+TEST(SidecarConfigTest, RelativeFilesAreRelativeToTheConfig) {
+  testing::TempDir dir;
+  const std::string path = dir.Join("dns.json");
+  ASSERT_TRUE(WriteFileAtomic(
+      path, With(R"("tsig_key_file": "/state/dns/tsig.key")", R"("tsig_key_file": "keys/tsig.key")"),
+      0600));
+  auto c = LoadSidecarConfig(path);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->tsig_key_file, dir.path() + "/keys/tsig.key");
+  EXPECT_EQ(c->events_token_file, "");
 }
 
 TEST(SidecarConfigTest, LoadNamesAMissingFile) {
@@ -182,6 +219,10 @@ class FakeProvider final : public Provider {
     return record;
   }
   std::string Zone() const override { return "example.test."; }
+  Status CheckZone() override {
+    if (zone_error != Code::kOk) return Fail(zone_error, "example.test. is not a zone there");
+    return Ok();
+  }
   void SetFail(Code code) {
     std::lock_guard<std::mutex> lock(mu_);
     fail = code;
@@ -193,6 +234,7 @@ class FakeProvider final : public Provider {
 
   std::optional<RecordSet> record;
   Code fail = Code::kOk;
+  std::atomic<Code> zone_error{Code::kOk};
   int reads = 0, writes = 0;
 
  private:
@@ -297,6 +339,28 @@ TEST_F(SidecarTest, StartFailsWhenTheKeyIsRefused) {
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().code, Code::kPermissionDenied);
   EXPECT_NE(started.error().message.find("nats.example.test."), std::string::npos);
+}
+
+TEST_F(SidecarTest, StartFailsWhenTheServerDoesNotHoldTheZone) {
+  provider_.zone_error = Code::kNotFound;
+  Sidecar sidecar(Config(), provider_, probe_, clock_, log_);
+  auto started = sidecar.Start();
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code, Code::kNotFound);
+  EXPECT_NE(started.error().message.find("not a zone there"), std::string::npos)
+      << started.error().message;
+  EXPECT_EQ(provider_.Reads(), 0) << "the zone is checked before anything else";
+}
+
+TEST_F(SidecarTest, AZoneCheckThatGetsNoAnswerIsRetried) {
+  provider_.zone_error = Code::kUnavailable;
+  Sidecar sidecar(Config(), provider_, probe_, clock_, log_);
+  sidecar.Step();
+  EXPECT_FALSE(sidecar.Ready());
+  provider_.zone_error = Code::kOk;
+  clock_.Advance(seconds(1));
+  sidecar.Step();
+  EXPECT_TRUE(sidecar.Ready());
 }
 
 TEST_F(SidecarTest, StartFailsWhenTheListenAddressIsTaken) {
@@ -482,6 +546,16 @@ TEST(SidecarProbeTest, HealthyOnlyOn200AndSaysWhyNot) {
   EXPECT_EQ(failed.error().code, Code::kUnavailable);
   EXPECT_NE(failed.error().message.find("HTTP 503"), std::string::npos);
   EXPECT_NE(failed.error().message.find("meta leader"), std::string::npos);
+  // Credentials in the URL (userinfo, a query token) never reach a message, whichever way the
+  // probe fails.
+  const std::string with_secrets = "http://admin:S3CRETPW@127.0.0.1:" +
+                                   std::to_string(server.BoundPort()) + "/healthz?token=TOPSECRET";
+  auto secret_503 = probe.Probe({"n1", "203.0.113.1", with_secrets}, milliseconds(2000));
+  ASSERT_FALSE(secret_503);
+  EXPECT_NE(secret_503.error().message.find("HTTP 503"), std::string::npos);
+  for (const char* secret : {"S3CRETPW", "TOPSECRET", "admin"})
+    EXPECT_EQ(secret_503.error().message.find(secret), std::string::npos)
+        << secret_503.error().message;
   const uint16_t port = server.BoundPort();
   server.Stop();
   auto refused =
@@ -489,6 +563,14 @@ TEST(SidecarProbeTest, HealthyOnlyOn200AndSaysWhyNot) {
                   milliseconds(2000));
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("GET http://127.0.0.1:"), std::string::npos);
+  auto secret_refused = probe.Probe(
+      {"n1", "203.0.113.1",
+       "http://admin:S3CRETPW@127.0.0.1:" + std::to_string(port) + "/healthz?token=TOPSECRET"},
+      milliseconds(2000));
+  ASSERT_FALSE(secret_refused);
+  for (const char* secret : {"S3CRETPW", "TOPSECRET"})
+    EXPECT_EQ(secret_refused.error().message.find(secret), std::string::npos)
+        << secret_refused.error().message;
 }
 
 }  // namespace

@@ -39,6 +39,10 @@ struct RequestOptions {
   bool follow_redirects = false;
 };
 
+/// `url` without userinfo and without query or fragment, which may carry credentials: the
+/// form every message and log line names a URL in.
+std::string RedactUrl(const std::string& url);
+
 /// A blocking HTTP client. Implementations are thread-safe.
 ///
 /// Errors: kInvalidArgument for a malformed URL, a scheme other than http/https or a body over

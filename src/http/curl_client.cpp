@@ -27,21 +27,6 @@ Status EnsureCurlInitialized() {
   return Ok();
 }
 
-/// The URL without userinfo and query (which may carry credentials), for messages.
-std::string RedactUrl(const std::string& url) {
-  std::string out = url;
-  const size_t q = out.find_first_of("?#");
-  if (q != std::string::npos) out.erase(q);
-  const size_t scheme = out.find("://");
-  if (scheme != std::string::npos) {
-    const size_t host_start = scheme + 3;
-    const size_t path = out.find('/', host_start);
-    const size_t at = out.rfind('@', path == std::string::npos ? out.size() : path);
-    if (at != std::string::npos && at >= host_start) out.erase(host_start, at + 1 - host_start);
-  }
-  return out;
-}
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -124,6 +109,20 @@ Error CurlError(CURLcode rc, const std::string& method, const std::string& url, 
 }
 
 }  // namespace
+
+std::string RedactUrl(const std::string& url) {
+  std::string out = url;
+  const size_t q = out.find_first_of("?#");
+  if (q != std::string::npos) out.erase(q);
+  const size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    const size_t host_start = scheme + 3;
+    const size_t path = out.find('/', host_start);
+    const size_t at = out.rfind('@', path == std::string::npos ? out.size() : path);
+    if (at != std::string::npos && at >= host_start) out.erase(host_start, at + 1 - host_start);
+  }
+  return out;
+}
 
 CurlClient::CurlClient(std::string user_agent) : user_agent_(std::move(user_agent)) {
   (void)EnsureCurlInitialized();  // checked again (cheaply) on every request
