@@ -3,6 +3,8 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+# make bench QUICK=1: the benchmarks with small counts, in well under a minute (docs/bench.md).
+QUICK ?=
 
 .PHONY: all setup configure build test up bench clean
 
@@ -23,6 +25,10 @@ test: build
 up: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS) --target natstack -- --no-print-directory
 	@exec $(BUILD_DIR)/natstack up $(UP_ARGS)
+
+# Every benchmark; results in $(BUILD_DIR)/bench/latest.json. Not part of `make test`.
+bench: build
+	@bash bench/run --build-dir $(BUILD_DIR) $(if $(filter-out 0,$(QUICK)),--quick)
 
 clean:
 	rm -rf $(BUILD_DIR)
