@@ -108,10 +108,15 @@ bool JetStreamCurrent(http::Client& http, const nlohmann::json& node, std::strin
   return false;
 }
 
-/// Every part of the stack: the IdP, the nodes, the callout replicas.
+/// Every part of the stack, as the supervisor names them: the IdP, the nodes, Knot ("dns") and
+/// the record sidecar ("dns-sidecar") when DNS is on, the callout replicas.
 std::vector<std::string> PartNames(const cluster::StackLayout& layout) {
   std::vector<std::string> parts = {"idp"};
   for (const auto& n : layout.nodes) parts.push_back(n.name);
+  if (layout.dns_enabled) {
+    parts.emplace_back("dns");
+    parts.emplace_back("dns-sidecar");
+  }
   for (int i = 1; i <= layout.callout_replicas; ++i) parts.push_back(cluster::CalloutPartName(i));
   return parts;
 }
@@ -290,7 +295,9 @@ void AddOpsCommands(CLI::App& app, Globals& g, Action& action) {
   });
 
   CLI::App* node = app.add_subcommand(
-      "node", "Start, stop or restart one node (or another part: idp, callout-N) of a running stack");
+      "node",
+      "Start, stop or restart one node (or another part: idp, callout-N, dns, dns-sidecar) "
+      "of a running stack");
   node->require_subcommand(1);
   for (const char* verb : {"start", "stop", "restart"}) {
     struct Flags {
@@ -306,7 +313,8 @@ void AddOpsCommands(CLI::App& app, Globals& g, Action& action) {
            : v == "restart" ? "Stop a node in lame-duck mode and start it again; waits until it "
                               "is healthy and every route is back (a rolling-restart step)"
                             : "Start a stopped or failed node; waits until it is healthy and meshed");
-    sub->add_option("NAME", flags->name, "The node (n1, n2, ...) or part (idp, callout-1, ...)")
+    sub->add_option("NAME", flags->name,
+                    "The node (n1, n2, ...) or part (idp, callout-1, ..., dns, dns-sidecar)")
         ->required();
     sub->add_option("--timeout", flags->timeout_s, "Seconds to wait (default 120)")
         ->check(CLI::Range(1, 3600));
@@ -323,7 +331,8 @@ void AddOpsCommands(CLI::App& app, Globals& g, Action& action) {
     bool follow = false;
   };
   auto lf = std::make_shared<LogFlags>();
-  CLI::App* logs = app.add_subcommand("logs", "Print a part's log (supervisor, idp, n1..., callout-1...)");
+  CLI::App* logs = app.add_subcommand(
+      "logs", "Print a part's log (supervisor, idp, n1..., callout-1..., dns, dns-sidecar)");
   logs->add_option("PART", lf->part, "The part")->required();
   logs->add_option("-n,--lines", lf->lines, "Lines from the end (default 50)")->check(CLI::Range(1, 1000000));
   logs->add_flag("-f,--follow", lf->follow, "Keep printing what is appended (Ctrl-C stops)");

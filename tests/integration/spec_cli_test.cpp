@@ -1,16 +1,23 @@
 // The cluster spec commands through the real binary: `config validate` and `config default`,
 // and `cluster render` into a directory whose node configs pass `nats-server -t`, whose
-// secrets are 0600 and whose systemd units hold no secret. Nothing here starts a server.
+// secrets are 0600 and whose systemd units hold no secret; and the parts `node` and `logs`
+// know from a state directory's layout. Nothing here starts a server: a stack "runs" when its
+// lock is held, and a fake supervisor answers on an ephemeral port.
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/file.hpp"
+#include "http/server.hpp"
 #include "testing/helpers.hpp"
 #include "testing/stack_fixture.hpp"
 
@@ -198,6 +205,113 @@ TEST(SpecCliTest, RenderRefusesADirectoryOthersMayWriteAndABadSpec) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.output, bad + ":1: nodes[0].host: is required\n");
   EXPECT_FALSE(FileExists(dir.Join("never")));
+}
+
+/// A state directory that looks like a running stack to the CLI: its layout (two nodes, DNS on
+/// or off), its control token, its lock held by this process, and a fake supervisor that
+/// answers /v1/status with `parts` and records every command it is sent.
+class FakeRunningStack {
+ public:
+  explicit FakeRunningStack(bool dns_enabled) {
+    EXPECT_TRUE(server_.Start());
+    server_.Get("/v1/status", [this](const http::Request&) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return http::Json(
+          200, nlohmann::json{{"parts", parts_}, {"nodes", nlohmann::json::array()}}.dump());
+    });
+    server_.Post("/v1/parts/*", [this](const http::Request& r) {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto auth = r.headers.find("authorization");
+      commands_.push_back(r.path + (auth != r.headers.end() && auth->second == "Bearer t0ken"
+                                        ? ""
+                                        : " (no token)"));
+      return http::Json(200, R"({"ok": true})");
+    });
+    const nlohmann::json state = {
+        {"nodes",
+         {{{"name", "n1"}, {"host", "127.0.0.1"}}, {{"name", "n2"}, {"host", "127.0.0.2"}}}},
+        {"supervisor_host", "127.0.0.1"},
+        {"supervisor_port", server_.BoundPort()},
+        {"dns_enabled", dns_enabled}};
+    EXPECT_TRUE(WriteFileAtomic(dir_.Join("state.json"), state.dump(), 0644));
+    EXPECT_TRUE(MakeDirs(dir_.Join("keys"), 0700));
+    EXPECT_TRUE(WriteFileAtomic(dir_.Join("keys/control.token"), "t0ken\n", 0600));
+    lock_fd_ = ::open(dir_.Join("natstack.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    EXPECT_GE(lock_fd_, 0);
+    EXPECT_EQ(::flock(lock_fd_, LOCK_EX | LOCK_NB), 0);
+  }
+  ~FakeRunningStack() {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+  }
+  FakeRunningStack(const FakeRunningStack&) = delete;
+  FakeRunningStack& operator=(const FakeRunningStack&) = delete;
+
+  const std::string& state_dir() const { return dir_.path(); }
+  void SetParts(nlohmann::json parts) {
+    std::lock_guard<std::mutex> lock(mu_);
+    parts_ = std::move(parts);
+  }
+  std::vector<std::string> Commands() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return commands_;
+  }
+
+ private:
+  TempDir dir_;
+  http::Server server_;
+  int lock_fd_ = -1;
+  std::mutex mu_;
+  nlohmann::json parts_ = nlohmann::json::array();
+  std::vector<std::string> commands_;
+};
+
+// The supervisor runs Knot as part "dns" and the record sidecar as "dns-sidecar"; a crash loop
+// gives them up like any part, so `node start` must reach them (it used to answer "there is no
+// node or part named 'dns-sidecar'", exit 2).
+TEST(SpecCliTest, NodeAndLogsKnowTheDnsPartsWhenDnsIsOn) {
+  FakeRunningStack stack(/*dns_enabled=*/true);
+  const std::string dir = stack.state_dir();
+  auto r = RunNatstack({"node", "restart", "dns-sidecar", "--no-wait", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("dns-sidecar: restart requested"), std::string::npos) << r.output;
+  r = RunNatstack({"node", "stop", "dns", "--no-wait", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  // Waiting on a DNS part: it is back once it runs and is healthy.
+  stack.SetParts({{{"name", "dns"}, {"state", "running"}, {"healthy", true}, {"pid", 42}}});
+  r = RunNatstack({"node", "start", "dns", "--timeout", "20", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("dns: running and healthy in "), std::string::npos) << r.output;
+  EXPECT_EQ(stack.Commands(),
+            (std::vector<std::string>{"/v1/parts/dns-sidecar/restart", "/v1/parts/dns/stop",
+                                      "/v1/parts/dns/start"}));
+
+  // An unknown part is still refused, and the list names the DNS parts.
+  r = RunNatstack({"node", "start", "knot", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("there is no node or part named 'knot' (parts: idp, n1, n2, dns, "
+                          "dns-sidecar, callout-1, callout-2)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(stack.Commands().size(), 3u);
+
+  ASSERT_TRUE(MakeDirs(dir + "/logs", 0700));
+  ASSERT_TRUE(WriteFileAtomic(dir + "/logs/dns-sidecar.log", "sidecar line\n", 0644));
+  r = RunNatstack({"logs", "dns-sidecar", "--state-dir", dir});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("sidecar line"), std::string::npos) << r.output;
+}
+
+TEST(SpecCliTest, NodeRefusesTheDnsPartsWhenDnsIsOff) {
+  FakeRunningStack stack(/*dns_enabled=*/false);
+  for (const char* part : {"dns", "dns-sidecar"}) {
+    auto r = RunNatstack({"node", "restart", part, "--no-wait", "--state-dir", stack.state_dir()});
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(std::string("there is no node or part named '") + part +
+                            "' (parts: idp, n1, n2, callout-1, callout-2)"),
+              std::string::npos)
+        << r.output;
+  }
+  EXPECT_TRUE(stack.Commands().empty());
 }
 
 }  // namespace

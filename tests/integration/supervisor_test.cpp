@@ -138,7 +138,7 @@ TEST_F(SupervisorTest, NodeStopIsNotRestartedUntilStarted) {
   EXPECT_NE(start.output.find("n3: running, healthy and meshed again"), std::string::npos) << start.output;
   auto unknown = testing::RunNatstack({"node", "restart", "n9", "--state-dir", stack_->state_dir()});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.output.find("there is no node or part named 'n9' (parts: idp, n1, n2, n3, callout-1, callout-2)"), std::string::npos)
+  EXPECT_NE(unknown.output.find("there is no node or part named 'n9' (parts: idp, n1, n2, n3, dns, dns-sidecar, callout-1, callout-2)"), std::string::npos)
       << unknown.output;
 }
 
