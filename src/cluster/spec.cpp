@@ -250,6 +250,113 @@ bool IsDnsName(std::string_view name) {
   return has_letter;
 }
 
+/// A DNS name as the spec keeps it: lower-case ASCII, without the one trailing dot of an
+/// absolute name ("NATS.Example.Test." -> "nats.example.test"). Names are case-insensitive
+/// (RFC 4343), so the spec compares, renders and puts on the certificate this form only.
+std::string NormalDnsName(std::string name) {
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  for (char& c : name)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return name;
+}
+
+/// True when normalised `name` is a name strictly below normalised `zone`.
+bool IsBelow(const std::string& name, const std::string& zone) {
+  return name.size() > zone.size() + 1 &&
+         name.compare(name.size() - zone.size(), zone.size(), zone) == 0 &&
+         name[name.size() - zone.size() - 1] == '.';
+}
+
+/// A bare, possibly dotted TOML key at `line[i]` ("dns.ttl", "a . b"): its text without
+/// blanks in `key`, and the index after it; npos when there is none.
+size_t ReadBareKey(std::string_view line, size_t i, std::string& key) {
+  auto blank = [&](size_t j) { return j < line.size() && (line[j] == ' ' || line[j] == '\t'); };
+  auto bare = [&](size_t j) {
+    return j < line.size() && (std::isalnum(static_cast<unsigned char>(line[j])) != 0 ||
+                               line[j] == '_' || line[j] == '-');
+  };
+  key.clear();
+  for (;;) {
+    if (!bare(i)) return std::string_view::npos;
+    while (bare(i)) key += line[i++];
+    size_t j = i;
+    while (blank(j)) ++j;
+    if (j >= line.size() || line[j] != '.') return i;
+    key += '.';
+    for (++j; blank(j);) ++j;
+    i = j;
+  }
+}
+
+/// toml++ names a line and a column only ("s.toml:83:27: Error while parsing decimal integer:
+/// ..."). When that line is a plain `key = value`, the error names the key too, as every other
+/// spec error does ("s.toml:83: dns.ttl: error while parsing decimal integer: ..."), with the
+/// table of the last header line above it (`[[nodes]]` counted: "nodes[1]"). An error this
+/// reading cannot place (a multi-line string above it, an inline table, a line that is no
+/// `key =`) keeps toml++'s words.
+Error NameKeyOfTomlError(const Error& error, std::string_view text, std::string_view source) {
+  // "SOURCE:LINE:COLUMN: why"
+  std::string_view rest = error.message;
+  if (rest.substr(0, source.size()) != source) return error;
+  rest.remove_prefix(source.size());
+  size_t i = 1;
+  auto digits = [&](size_t& value) {
+    const size_t from = i;
+    for (value = 0; i < rest.size() && i - from < 9 && rest[i] >= '0' && rest[i] <= '9'; ++i)
+      value = value * 10 + static_cast<size_t>(rest[i] - '0');
+    return i > from;
+  };
+  size_t line_no = 0, column = 0;
+  if (rest.empty() || rest[0] != ':' || !digits(line_no) || i >= rest.size() || rest[i] != ':')
+    return error;
+  ++i;
+  if (!digits(column) || rest.substr(i, 2) != ": ") return error;
+  std::string why(rest.substr(i + 2));
+  if (why.rfind("Error while parsing", 0) == 0) why[0] = 'e';
+
+  auto skip_blanks = [](std::string_view line, size_t j) {
+    while (j < line.size() && (line[j] == ' ' || line[j] == '\t')) ++j;
+    return j;
+  };
+  std::string table, key;
+  std::map<std::string, int> array_items;
+  size_t start = 0;
+  for (size_t n = 1; start <= text.size(); ++n) {
+    const size_t end = std::min(text.find('\n', start), text.size());
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (n == line_no) {
+      size_t j = ReadBareKey(line, skip_blanks(line, 0), key);
+      if (j == std::string_view::npos) return error;
+      j = skip_blanks(line, j);
+      if (j >= line.size() || line[j] != '=') return error;
+      j = skip_blanks(line, j + 1);
+      if (j < line.size() && line[j] == '{') return error;
+      return Error{error.code, std::string(source) + ":" + std::to_string(line_no) + ": " +
+                                   (table.empty() ? key : table + "." + key) + ": " + why};
+    }
+    if (line.find("\"\"\"") != std::string_view::npos || line.find("'''") != std::string_view::npos)
+      return error;
+    // A header: "[table]" or "[[array]]" alone on its line (a comment may follow).
+    size_t j = skip_blanks(line, 0);
+    if (j < line.size() && line[j] == '[') {
+      const bool array = j + 1 < line.size() && line[j + 1] == '[';
+      j = ReadBareKey(line, skip_blanks(line, j + (array ? 2 : 1)), key);
+      if (j != std::string_view::npos) {
+        j = skip_blanks(line, j);
+        const std::string_view close = array ? "]]" : "]";
+        if (line.substr(j, close.size()) == close) {
+          j = skip_blanks(line, j + close.size());
+          if (j == line.size() || line[j] == '#')
+            table = array ? key + "[" + std::to_string(array_items[key]++) + "]" : key;
+        }
+      }
+    }
+    start = end + 1;
+  }
+  return error;
+}
+
 Status ReadNode(ConfigReader& r, NodeSpec& node, bool defaults) {
   if (!defaults) {
     NATSTACK_TRY(r.String("name", node.name, Required::kYes));
@@ -459,7 +566,9 @@ Status CheckLayoutWith(ConfigReader& r, const StackLayout& layout, const KeyLine
 
 Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
                               const std::string& state_dir, SpecUse use) {
-  NATSTACK_ASSIGN_OR_RETURN(ConfigDocument doc, ParseTomlDocument(text, source));
+  auto parsed = ParseTomlDocument(text, source);
+  if (!parsed) return Fail(NameKeyOfTomlError(parsed.error(), text, source));
+  ConfigDocument doc = std::move(*parsed);
   const std::string src(source);
   StackLayout layout;
   layout.state_dir = AbsolutePath(state_dir);
@@ -586,24 +695,45 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
     if (layout.dns_when_none != "keep" && layout.dns_when_none != "delete")
       return d.Invalid("when_none", "\"" + layout.dns_when_none.substr(0, 40) +
                                         "\" is neither \"keep\" nor \"delete\"");
-    if (!IsDnsName(layout.dns_public_zone))
-      return d.Invalid("public_zone", "\"" + layout.dns_public_zone.substr(0, 80) + "\" is not a DNS name");
-    if (!IsDnsName(layout.dns_private_zone))
-      return d.Invalid("private_zone", "\"" + layout.dns_private_zone.substr(0, 80) + "\" is not a DNS name");
-    if (layout.dns_private_zone == layout.dns_public_zone)
+    // Every name kept normalised (NormalDnsName); errors quote it as the spec wrote it.
+    struct Name {
+      const char* key;
+      std::string* value;
+      std::string written;
+    } names[] = {{"public_zone", &layout.dns_public_zone, ""},
+                 {"public_name", &layout.dns_public_name, ""},
+                 {"private_zone", &layout.dns_private_zone, ""},
+                 {"route_name", &layout.dns_route_name, ""}};
+    for (Name& n : names) {
+      n.written = *n.value;
+      *n.value = NormalDnsName(*n.value);
+      if (!IsDnsName(*n.value))
+        return d.Invalid(n.key, "\"" + n.written.substr(0, 80) + "\" is not a DNS name");
+    }
+    const std::string& public_zone = layout.dns_public_zone;
+    const std::string& private_zone = layout.dns_private_zone;
+    const std::string& written_public = names[0].written;
+    const std::string& written_private = names[2].written;
+    if (private_zone == public_zone)
       return d.Invalid("private_zone", "is the public zone too: the route seed is not public");
+    if (IsBelow(private_zone, public_zone))
+      return d.Invalid("private_zone", "\"" + written_private + "\" is inside public_zone \"" +
+                                           written_public +
+                                           "\": the route seed is not public, so its zone must "
+                                           "not be part of the public one");
+    if (IsBelow(public_zone, private_zone))
+      return d.Invalid("public_zone", "\"" + written_public + "\" is inside private_zone \"" +
+                                          written_private +
+                                          "\": the route seed's zone is not public, so the public "
+                                          "zone cannot be part of it");
     // A name below its zone ("routes.cluster.internal" in "cluster.internal").
-    auto inside = [&](const char* key, const std::string& name, const char* zone_key,
-                      const std::string& zone) -> Status {
-      const std::string suffix = "." + zone;
-      if (IsDnsName(name) && name.size() > suffix.size() &&
-          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-        return Ok();
-      return d.Invalid(key, "\"" + name.substr(0, 80) + "\" is not a name inside " + zone_key +
-                                " \"" + zone + "\"");
+    auto inside = [&](const Name& name, const char* zone_key, const Name& zone) -> Status {
+      if (IsBelow(*name.value, *zone.value)) return Ok();
+      return d.Invalid(name.key, "\"" + name.written.substr(0, 80) + "\" is not a name inside " +
+                                     zone_key + " \"" + zone.written + "\"");
     };
-    NATSTACK_TRY(inside("route_name", layout.dns_route_name, "private_zone", layout.dns_private_zone));
-    NATSTACK_TRY(inside("public_name", layout.dns_public_name, "public_zone", layout.dns_public_zone));
+    NATSTACK_TRY(inside(names[3], "private_zone", names[2]));
+    NATSTACK_TRY(inside(names[1], "public_zone", names[0]));
     return d.Finish();
   }));
   NATSTACK_TRY(r.Object("supervisor", Required::kNo, [&](ConfigReader& s) -> Status {
@@ -612,8 +742,10 @@ Result<StackLayout> ParseSpec(std::string_view text, std::string_view source,
     return s.Finish();
   }));
   NATSTACK_TRY(r.Finish());
+  const std::string written_endpoint = layout.endpoint_name;
+  layout.endpoint_name = NormalDnsName(layout.endpoint_name);
   if (!IsDnsName(layout.endpoint_name)) {
-    return Fail(r.InvalidError("endpoint", "\"" + layout.endpoint_name.substr(0, 80) +
+    return Fail(r.InvalidError("endpoint", "\"" + written_endpoint.substr(0, 80) +
                                                "\" is not a DNS name (the name clients dial, "
                                                "which the certificate must carry)"));
   }

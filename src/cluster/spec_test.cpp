@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "cluster/render.hpp"
+#include "cluster/stack.hpp"
 #include "core/clock.hpp"
 #include "core/file.hpp"
 #include "pki/local_ca.hpp"
@@ -203,7 +206,16 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
        "s.toml:5: idp.listen: leaves no port above it for the callout replicas' metrics"},
       {node_a + "[idp]\nissuer = \"x\"\n", "s.toml:5: idp.issuer: unknown key"},
       {node_a + "[node_defaults]\nname = \"x\"\n", "s.toml:5: node_defaults.name: unknown key"},
-      {"name = \"a\"\nname = \"b\"\n" + node_a, "s.toml:2:8: Error while parsing key-value pair: cannot redefine existing string 'name'"},
+      // TOML syntax errors name the key of their line too (toml++ gives a line and column).
+      {"name = \"a\"\nname = \"b\"\n" + node_a,
+       "s.toml:2: name: error while parsing key-value pair: cannot redefine existing string 'name'"},
+      {node_a + "[dns]\nttl = 99999999999999999999\n",
+       "s.toml:5: dns.ttl: error while parsing decimal integer: '99999999999999999999' is not representable in 64 bits"},
+      {node_a + "[[nodes]]\nname = \"b\"\nhost = \"10.0.0.2\"\n  cluster_port =  1e\n",
+       "s.toml:7: nodes[1].cluster_port: error while parsing "},
+      {node_a + "[callout . permissions]  # comment\nallow_responses = yes\n",
+       "s.toml:5: callout.permissions.allow_responses: error while parsing "},
+      {node_a + "[dns\nttl = 1\n", "s.toml:4:5: Error while parsing table header"},
       // Wrong types.
       {"name = 3\n" + node_a, "s.toml:1: name: expected a string"},
       {node_a + "client_port = \"4222\"\n", "s.toml:4: nodes[0].client_port: expected an integer"},
@@ -273,6 +285,29 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
        "s.toml:5: dns.route_name: \"routes.example.test\" is not a name inside private_zone \"cluster.internal\""},
       {node_a + "[dns]\nprivate_zone = \"example.test\"\n",
        "s.toml:5: dns.private_zone: is the public zone too"},
+      // DNS names ignore case and one trailing dot: these are the same zone.
+      {node_a + "[dns]\nprivate_zone = \"EXAMPLE.test\"\nroute_name = \"routes.example.test\"\n",
+       "s.toml:5: dns.private_zone: is the public zone too: the route seed is not public"},
+      {node_a + "[dns]\npublic_zone = \"Cluster.Internal.\"\npublic_name = \"nats.cluster.internal\"\n",
+       "s.toml:4: dns.private_zone: is the public zone too"},
+      // Nested zones: the route seed would be public, or the public zone part of a private one.
+      {node_a + "[dns]\nprivate_zone = \"sub.Example.test\"\nroute_name = \"routes.sub.example.test\"\n",
+       "s.toml:5: dns.private_zone: \"sub.Example.test\" is inside public_zone \"example.test\": the "
+       "route seed is not public, so its zone must not be part of the public one"},
+      {node_a + "[dns]\npublic_zone = \"pub.cluster.internal\"\npublic_name = \"nats.pub.cluster.internal\"\n",
+       "s.toml:5: dns.public_zone: \"pub.cluster.internal\" is inside private_zone \"cluster.internal\": "
+       "the route seed's zone is not public, so the public zone cannot be part of it"},
+      {node_a + "[dns]\npublic_zone = \"test\"\npublic_name = \"nats.test\"\nprivate_zone = \"x.internal.test.\"\n"
+       "route_name = \"routes.x.internal.test\"\n",
+       "s.toml:7: dns.private_zone: \"x.internal.test.\" is inside public_zone \"test\""},
+      {node_a + "[dns]\npublic_name = \"example.test\"\n",
+       "s.toml:5: dns.public_name: \"example.test\" is not a name inside public_zone \"example.test\""},
+      {node_a + "[dns]\npublic_name = \"nats.example.test..\"\n",
+       "s.toml:5: dns.public_name: \"nats.example.test..\" is not a DNS name"},
+      {node_a + "[dns]\npublic_name = \"nats.notexample.test\"\n",
+       "s.toml:5: dns.public_name: \"nats.notexample.test\" is not a name inside public_zone"},
+      {node_a + "[dns]\nroute_name = \"routes cluster.internal\"\n",
+       "s.toml:5: dns.route_name: \"routes cluster.internal\" is not a DNS name"},
       {node_a + "[dns]\nwhen_none = \"drop\"\n",
        "s.toml:5: dns.when_none: \"drop\" is neither \"keep\" nor \"delete\""},
       {node_a + "[dns]\npublic_name = \"nats.other.test\"\n",
@@ -290,6 +325,40 @@ TEST(SpecTest, ErrorsNameFileLineAndKey) {
     ASSERT_FALSE(spec) << c.text;
     EXPECT_EQ(spec.error().code, Code::kInvalidArgument);
     EXPECT_EQ(spec.error().message.substr(0, c.error.size()), c.error) << c.text;
+  }
+}
+
+// DNS names are case-insensitive and may be written absolute ("name."): the spec keeps them
+// lower-case without the dot, so every comparison, config and the certificate use one form.
+TEST(SpecTest, DnsNamesIgnoreCaseAndOneTrailingDot) {
+  auto spec = ParseSpec(WithPeer(R"(endpoint = "NATS.Example.Test."
+[[nodes]]
+name = "a"
+host = "10.0.0.1"
+[dns]
+public_zone = "Example.TEST."
+public_name = "NATS.Example.Test"
+private_zone = "Cluster.Internal."
+route_name = "routes.CLUSTER.internal."
+)"),
+                        "s.toml", "/s");
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->endpoint_name, "nats.example.test");
+  EXPECT_EQ(spec->dns_public_zone, "example.test");
+  EXPECT_EQ(spec->dns_public_name, "nats.example.test");
+  EXPECT_EQ(spec->dns_private_zone, "cluster.internal");
+  EXPECT_EQ(spec->dns_route_name, "routes.cluster.internal");
+  // The endpoint and the public name are one name on the certificate.
+  const CertificateNames names = RequiredCertificateNames(*spec);
+  EXPECT_EQ(std::count(names.dns.begin(), names.dns.end(), "nats.example.test"), 1);
+  EXPECT_EQ(names.dns.size(), 2u) << "nats.example.test and localhost";
+
+  for (const char* name : {"nats.example.test.", "Nats.Example.Test", "NATS.EXAMPLE.TEST."}) {
+    auto other = ParseSpec(WithPeer("[[nodes]]\nname = \"a\"\nhost = \"10.0.0.1\"\n[dns]\n"
+                                    "public_name = \"" + std::string(name) + "\"\n"),
+                           "s.toml", "/s");
+    ASSERT_TRUE(other) << name << ": " << other.error().message;
+    EXPECT_EQ(other->dns_public_name, "nats.example.test");
   }
 }
 
