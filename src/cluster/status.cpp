@@ -262,8 +262,15 @@ std::string FormatStatus(const nlohmann::json& s) {
     if (d.contains("error")) {
       out += " (cannot read it: " + str(d, "error") + ")";
     } else {
-      out += d.value("matches_healthy", false) ? " = the healthy nodes"
-                                               : " != the healthy nodes " + set(d["healthy"]);
+      const bool none = d.contains("healthy") && d["healthy"].is_array() && d["healthy"].empty();
+      if (d.value("matches_healthy", false)) {
+        out += " = the healthy nodes";
+      } else if (none && str(d, "when_none") == "keep" && d.contains("record") &&
+                 d["record"].is_array() && !d["record"].empty()) {
+        out += ": no node is healthy, the last set is kept (when_none = keep)";
+      } else {
+        out += " != the healthy nodes " + set(d["healthy"]);
+      }
     }
     out += " (server " + str(d, "server") + " " + str(d, "server_state") + ", sidecar " +
            str(d, "sidecar_state") + ")\n";

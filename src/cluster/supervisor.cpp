@@ -408,9 +408,14 @@ void Supervisor::SyncSeed(bool force) {
                                                   static_cast<uint32_t>(layout_.dns_ttl),
                                                   {seed_want_.begin(), seed_want_.end()}});
     if (!written) return fail(written.error().message);
-    std::string text;
-    for (const auto& a : seed_want_) text += (text.empty() ? "" : " ") + a;
-    progress_.Step("route seed " + layout_.dns_route_name + " = {" + text + "}");
+    auto text = [](const std::set<std::string>& set) {
+      std::string t;
+      for (const auto& a : set) t += (t.empty() ? "" : " ") + a;
+      return "{" + t + "}";
+    };
+    // The old set too: a change nobody asked for (an edit by hand) shows what it undid.
+    progress_.Step("route seed " + layout_.dns_route_name + " = " + text(seed_want_) + " (was " +
+                   text(now_served) + ")");
     // What the nodes route by is the name as the server answers it, not what was sent.
     served = seed_provider_->Read(name, dns::RecordType::kA);
     if (!served) return fail(served.error().message);

@@ -314,6 +314,12 @@ TEST_F(DnsTest, WithEveryNodeDownTheLastSetIsKept) {
   // the zone's SOA minimum, slowing recovery).
   std::this_thread::sleep_for(5s);
   EXPECT_EQ(Served(), std::set<std::string>{Addr(3)});
+  // status says why the record and the (empty) healthy set differ.
+  auto table = testing::RunNatstack({"status", "--state-dir", state_}, 30s);
+  EXPECT_NE(table.output.find("dns: nats.example.test A {" + Addr(3) +
+                              "}: no node is healthy, the last set is kept (when_none = keep)"),
+            std::string::npos)
+      << table.output;
   for (const char* n : {"n1", "n2", "n3"}) ASSERT_EQ(Node("start", n), 0);
   EXPECT_TRUE(ServedBecomes(all));
 }
