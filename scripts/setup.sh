@@ -23,7 +23,7 @@ readonly DEBIAN_PACKAGES=(
   libnats-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   nlohmann-json3-dev libcpp-httplib-dev libcli11-dev libexpected-dev
   libgtest-dev libgmock-dev libtomlplusplus-dev
-  libldns-dev knot knot-dnsutils
+  libldns-dev knot knot-dnsutils bind9-dnsutils
   curl iproute2 procps
 )
 

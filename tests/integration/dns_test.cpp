@@ -124,6 +124,10 @@ std::string DnsTest::state_;
 TEST_F(DnsTest, TheRecordListsTheHealthyNodesAndStatusAgrees) {
   const std::set<std::string> all = {Addr(1), Addr(2), Addr(3)};
   ASSERT_TRUE(ServedBecomes(all)) << "served: " << Served().size();
+  // The issue's own acceptance command, with BIND's dig (over UDP, as a resolver would ask).
+  EXPECT_EQ(testing::RunShell("dig @" + Addr(4) + " -p 8053 +short nats.example.test A | sort")
+                .output,
+            Addr(1) + "\n" + Addr(2) + "\n" + Addr(3) + "\n");
   const auto s = Status();
   EXPECT_EQ(s["dns"]["matches_healthy"], true) << s["dns"].dump(2);
   EXPECT_EQ(s["dns"]["ttl"], 60) << s["dns"].dump(2);
