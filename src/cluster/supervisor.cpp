@@ -915,9 +915,9 @@ void Supervisor::PrintReady() const {
   if (callouts.empty()) callouts = "none started (--callout-replicas 0)";
   const std::string dns =
       layout_.dns_enabled
-          ? layout_.dns_public_name + " A = the healthy nodes, within " +
-                std::to_string(2 * layout_.dns_probe_interval_s) + " s of a change (Knot on " +
-                DnsHost(layout_) + ":" + std::to_string(layout_.dns_port) + ")"
+          ? layout_.dns_public_name + " A = the healthy nodes: a node that exits leaves at once, " +
+                "a hung one within " + std::to_string(2 * layout_.dns_probe_interval_s + 1) +
+                " s (Knot on " + DnsHost(layout_) + ":" + std::to_string(layout_.dns_port) + ")"
           : std::string("none ([dns] enabled = false)");
   std::printf(
       "\nnatstack is ready in %.2fs: %zu nodes, auth callout, development IdP\n"

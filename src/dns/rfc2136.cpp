@@ -468,7 +468,8 @@ Status Rfc2136Provider::CheckZone() {
     // REFUSED or NOTAUTH for the apex itself: the server holds no such zone. A server that
     // does not answer, or fails (SERVFAIL), is retried by the caller.
     if (reply.error().code == Code::kPermissionDenied)
-      return Fail(Code::kNotFound, reply.error().message + ";" + not_served);
+      return Fail(Code::kNotFound, what + ": " + endpoint.Describe() +
+                                       " refuses to answer for it, so it" + not_served);
     return Fail(reply.error());
   }
   if (!ldns_pkt_aa(reply->get()))

@@ -24,6 +24,7 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view kComponent = "dns";
 constexpr size_t kMaxNodes = 1000;
+constexpr size_t kMinEventsTokenChars = 16;
 
 /// 127.0.0.0/8, ::1 or ::ffff:127.x: the only peers process events are taken from.
 bool IsLoopbackPeer(const std::string& address) {
@@ -76,9 +77,34 @@ bool IsIpAddress(const std::string& text) {
 }
 
 bool IsHttpUrl(const std::string& s) {
-  const size_t start = s.rfind("http://", 0) == 0 ? 7 : s.rfind("https://", 0) == 0 ? 8 : 0;
-  return start != 0 && s.size() > start && s[start] != '/' &&
-         s.find_first_of(" \t\r\n") == std::string::npos;
+  const std::string scheme = Lower(s.substr(0, 8));
+  const size_t start = scheme.rfind("http://", 0) == 0 ? 7 : scheme.rfind("https://", 0) == 0 ? 8 : 0;
+  if (start == 0 || s.size() <= start || s[start] == '/' ||
+      s.find_first_of(" \t\r\n") != std::string::npos)
+    return false;
+  // An '@' in the userinfo must be percent-encoded: two of them leave the host ambiguous.
+  const size_t end = s.find_first_of("/?#", start);
+  const std::string authority = s.substr(start, end == std::string::npos ? end : end - start);
+  return std::count(authority.begin(), authority.end(), '@') <= 1;
+}
+
+/// "scheme://host:port" of a health URL, lower-case, with the default port made explicit and
+/// the port's leading zeros gone: two spellings of one endpoint compare equal.
+std::string HealthEndpoint(const std::string& url) {
+  const std::string lower = Lower(url);
+  const bool https = lower.rfind("https://", 0) == 0;
+  const size_t start = https ? 8 : 7;
+  const size_t end = lower.find_first_of("/?#", start);
+  std::string authority = lower.substr(start, end == std::string::npos ? end : end - start);
+  if (const size_t at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
+  std::string host = authority, port = https ? "443" : "80";
+  const size_t colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    port.erase(0, std::min(port.find_first_not_of('0'), port.size() ? port.size() - 1 : 0));
+  }
+  return (https ? "https://" : "http://") + host + ":" + port;
 }
 
 /// A duration: a number of seconds, or a string "<number><unit>" with unit ms, s, m or h.
@@ -225,9 +251,11 @@ Result<SidecarConfig> ParseSidecarConfig(std::string_view json_text, std::string
     if (auto [it, fresh] = addresses.emplace(c.nodes[i].address, i); !fresh)
       return r.Invalid(at + ".address", c.nodes[i].address + " is also nodes[" +
                                             std::to_string(it->second) + "]'s address");
-    // One health URL for two nodes would let one node's health decide the other's place.
-    if (auto [it, fresh] = health_urls.emplace(c.nodes[i].health_url, i); !fresh)
-      return r.Invalid(at + ".health_url", "is also nodes[" + std::to_string(it->second) +
+    // One monitoring endpoint for two nodes would let one node's health decide the other's
+    // place, however the two URLs are spelled.
+    if (auto [it, fresh] = health_urls.emplace(HealthEndpoint(c.nodes[i].health_url), i); !fresh)
+      return r.Invalid(at + ".health_url", "names the same endpoint as nodes[" +
+                                               std::to_string(it->second) +
                                                "]'s: each node must be probed itself");
   }
   if (when_none == "keep") {
@@ -386,6 +414,12 @@ Status Sidecar::Start() {
   if (!config_.events_token_file.empty()) {
     auto token = ReadSecretValue(config_.events_token_file);
     if (!token) return Fail(token.error().Wrap("events_token_file"));
+    // A short token could be guessed by whoever reaches the port (natstack up makes 32).
+    if (token->size() < kMinEventsTokenChars)
+      return Fail(Code::kInvalidArgument,
+                  "events_token_file: " + config_.events_token_file + " holds " +
+                      std::to_string(token->size()) + " characters; a token needs at least " +
+                      std::to_string(kMinEventsTokenChars));
     events_token_ = std::move(*token);
   }
   if (!config_.http_listen.empty()) {
@@ -457,11 +491,12 @@ Status Sidecar::Report(const ProcessEvent& event) {
   const auto age = clock_.Now() - event.at;
   const auto bound = keeper_.Options().stale_after;
   if (age > bound || -age > bound) {
+    const double seconds = std::chrono::duration<double>(age).count();
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f",
-                  std::chrono::duration<double>(age).count());
+    std::snprintf(buf, sizeof buf, "%.1f", seconds < 0 ? -seconds : seconds);
     return Fail(Code::kFailedPrecondition,
-                "the event about " + event.node + " is " + buf + " s old (more than " +
+                "the event about " + event.node + " is " + buf +
+                    (seconds < 0 ? " s in the future" : " s old") + " (more than " +
                     std::to_string(bound.count()) + " ms either way): stale");
   }
   {

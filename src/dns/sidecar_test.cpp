@@ -148,7 +148,11 @@ TEST(SidecarConfigTest, EachBadConfigGetsOneErrorNamingTheKey) {
       {With("203.0.113.1", "240.0.0.1"), "nodes[0].address: 240.0.0.1 is reserved"},
       {With(R"("name": "n2")", R"("name": "N1")"), "nodes[1].name: \"N1\" is also nodes[0]'s"},
       {With("http://10.0.0.2:8222", "http://10.0.0.1:8222"),
-       "nodes[1].health_url: is also nodes[0]'s: each node must be probed itself"},
+       "nodes[1].health_url: names the same endpoint as nodes[0]'s"},
+      {With("http://10.0.0.2:8222/healthz?js-enabled-only=true", "HTTP://10.0.0.1:08222/other"),
+       "nodes[1].health_url: names the same endpoint as nodes[0]'s"},
+      {With("http://10.0.0.2:8222", "http://u:p@ss@10.0.0.2:8222"),
+       "nodes[1].health_url: expected an http(s) URL"},
   };
   for (const auto& c : cases) {
     auto parsed = ParseSidecarConfig(c.text, "dns.json");
@@ -175,6 +179,22 @@ TEST(SidecarConfigTest, AtMostAThousandNodes) {
   ASSERT_FALSE(many);
   EXPECT_NE(many.error().message.find("nodes: 1001 nodes, more than 1000"), std::string::npos)
       << many.error().message;
+}
+
+TEST(SidecarConfigTest, HealthEndpointsCompareAsEndpoints) {
+  const std::string n1 = "http://10.0.0.1:8222/healthz?js-enabled-only=true";
+  const std::string n2 = "http://10.0.0.2:8222/healthz?js-enabled-only=true";
+  auto with = [&](const std::string& a, const std::string& b) {
+    return ParseSidecarConfig(With(n2, b).replace(std::string(kMinimal).find(n1), n1.size(), a),
+                              "dns.json");
+  };
+  // Schemes are case-insensitive; an '@' in a password is percent-encoded.
+  EXPECT_TRUE(with(n1, "HTTP://user:p%40ss@10.0.0.2:8222/healthz"));
+  EXPECT_TRUE(with(n1, "http://10.0.0.1:80/healthz")) << "another port is another endpoint";
+  EXPECT_FALSE(with("http://10.0.0.9/healthz", "http://10.0.0.9:80/other"))
+      << "port 80 implicit and explicit";
+  EXPECT_FALSE(with("https://10.0.0.9/healthz", "HTTPS://10.0.0.9:443/"));
+  EXPECT_TRUE(with("http://10.0.0.9/healthz", "https://10.0.0.9/healthz"));
 }
 
 TEST(SidecarConfigTest, RelativeFilesAreRelativeToTheConfig) {
@@ -381,14 +401,14 @@ class SidecarEventsTest : public SidecarTest {
  protected:
   void SetUp() override {
     token_file_ = dir_.Join("events.token");
-    ASSERT_TRUE(WriteFileAtomic(token_file_, "s3cret-token\n", 0600));
+    ASSERT_TRUE(WriteFileAtomic(token_file_, "s3cret-token-0123456789\n", 0600));
     config_ = Config();
     config_.http_listen = "127.0.0.1:0";
     config_.events_token_file = token_file_;
     provider_.record = RecordSet{config_.name, RecordType::kA, 60, {"203.0.113.1", "203.0.113.2"}};
   }
   http::Response PostEvent(Sidecar& sidecar, const std::string& body,
-                           const std::string& token = "s3cret-token") {
+                           const std::string& token = "s3cret-token-0123456789") {
     http::RequestOptions o;
     if (!token.empty()) o.headers = {{"Authorization", "Bearer " + token}};
     auto r = http::CurlClient().Post(sidecar.BaseUrl() + "/v1/events", body, "application/json", o);
@@ -432,8 +452,8 @@ TEST_F(SidecarEventsTest, RefusesEventsWithoutTheTokenMalformedUnknownOrStale) {
   auto r = PostEvent(sidecar, Event("n2", now), "");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.body, "unauthorized\n");
-  EXPECT_EQ(PostEvent(sidecar, Event("n2", now), "s3cret-tokeN").status, 401);
-  EXPECT_EQ(PostEvent(sidecar, Event("n2", now), "s3cret-toke").status, 401);
+  EXPECT_EQ(PostEvent(sidecar, Event("n2", now), "s3cret-token-012345678N").status, 401);
+  EXPECT_EQ(PostEvent(sidecar, Event("n2", now), "s3cret-token-012345678").status, 401);
   r = PostEvent(sidecar, R"({"node": "n2", "event": "exited"})");
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("at_unix_ms"), std::string::npos) << r.body;
@@ -445,7 +465,9 @@ TEST_F(SidecarEventsTest, RefusesEventsWithoutTheTokenMalformedUnknownOrStale) {
   r = PostEvent(sidecar, Event("n2", now - seconds(7)));
   EXPECT_EQ(r.status, 409);
   EXPECT_NE(r.body.find("stale"), std::string::npos) << r.body;
-  EXPECT_EQ(PostEvent(sidecar, Event("n2", now + seconds(7))).status, 409);
+  r = PostEvent(sidecar, Event("n2", now + seconds(7)));
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(r.body.find("7.0 s in the future"), std::string::npos) << r.body;
   EXPECT_EQ(PostEvent(sidecar, Event("n2", now - seconds(5))).status, 202) << "within the bound";
   auto metrics = http::CurlClient().Get(sidecar.BaseUrl() + "/metrics");
   ASSERT_TRUE(metrics);
@@ -458,6 +480,16 @@ TEST_F(SidecarEventsTest, RefusesEventsWithoutTheTokenMalformedUnknownOrStale) {
   auto get = http::CurlClient().Get(sidecar.BaseUrl() + "/v1/events");
   ASSERT_TRUE(get);
   EXPECT_NE(get->status, 202);
+}
+
+TEST_F(SidecarEventsTest, AShortTokenStopsTheStart) {
+  ASSERT_TRUE(WriteFileAtomic(token_file_, "short\n", 0600));
+  Sidecar sidecar(config_, provider_, probe_, clock_, log_);
+  auto started = sidecar.Start();
+  ASSERT_FALSE(started);
+  EXPECT_NE(started.error().message.find("holds 5 characters; a token needs at least 16"),
+            std::string::npos)
+      << started.error().message;
 }
 
 TEST_F(SidecarEventsTest, NoEndpointWithoutAToken) {
