@@ -1,6 +1,8 @@
 #include "callout/revocation.hpp"
 
 #include <gtest/gtest.h>
+
+#include "testing/capturing_logger.hpp"
 #include <sys/stat.h>
 
 #include <atomic>
@@ -16,24 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class CapturingLogger final : public Logger {
- public:
-  void Log(LogLevel, std::string_view, std::string_view message) override {
-    std::lock_guard<std::mutex> l(mu_);
-    lines_.emplace_back(message);
-  }
-  LogLevel MinLevel() const override { return LogLevel::kDebug; }
-  bool Contains(std::string_view needle) const {
-    std::lock_guard<std::mutex> l(mu_);
-    for (const auto& line : lines_)
-      if (line.find(needle) != std::string::npos) return true;
-    return false;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 TEST(DenyListTest, ParsesUsersAndTokenIds) {
   auto l = ParseDenyList(R"({"users": ["alice", "dev:bob"], "token_ids": ["j1"]})", "r.json");
@@ -115,7 +99,7 @@ void Write(const std::string& path, const std::string& text) {
 TEST(RevocationWatcherTest, ReloadsChangesKeepsTheLastGoodListAndReportsAdditions) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/revoked.json";
-  CapturingLogger log;
+  testing::CapturingLogger log;
   EXPECT_FALSE(RevocationWatcher::Start(path, 1h, log, nullptr));  // missing: an error, not ""
   Write(path, R"({"users": ["alice"]})");
   std::mutex mu;
@@ -182,7 +166,7 @@ TEST(RevocationWatcherTest, PollsOnItsOwn) {
   testing::TempDir dir;
   const std::string path = dir.path() + "/revoked.json";
   Write(path, "{}");
-  CapturingLogger log;
+  testing::CapturingLogger log;
   auto w = RevocationWatcher::Start(path, 20ms, log, nullptr);
   ASSERT_TRUE(w);
   Write(path, R"({"users": ["eve"]})");

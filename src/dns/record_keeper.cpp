@@ -369,7 +369,8 @@ void RecordKeeper::OnProviderError(const char* op, const Error& error) {
                                    : std::min(backoff_ * 2, options_.backoff_max);
   next_attempt_at_ = clock_.Monotonic() + backoff_;
   read_due_ = true;  // after a failed call the server's state is uncertain: read it first
-  log_.Warn(kComponent,
+  if (!quiet_)
+    log_.Warn(kComponent,
             std::string("DNS ") + op + " of " + options_.name + " failed (" +
                 std::to_string(failed_attempts_) + " in a row): " + error.ToString() +
                 "; retrying in " + Seconds(backoff_) +
@@ -380,6 +381,13 @@ void RecordKeeper::OnProviderError(const char* op, const Error& error) {
     stats_.last_provider_error = error;
   }
   Publish();
+}
+
+Status RecordKeeper::StartSync() {
+  quiet_ = true;
+  Status synced = Sync();
+  quiet_ = false;
+  return synced;
 }
 
 std::chrono::steady_clock::time_point RecordKeeper::NextSyncAt() const {

@@ -130,6 +130,11 @@ class RecordKeeper {
   /// (Ok when nothing failed or nothing was due).
   Status Sync();
 
+  /// Sync() at a service's start, with its failure left to the caller to report: a wrong key
+  /// or zone stops the start, so a "retrying" line here would say the opposite of what happens.
+  /// Counted and backed off like any failure.
+  Status StartSync();
+
   /// When Sync() has work next: the end of a backoff, a pending write, the next reconciliation.
   std::chrono::steady_clock::time_point NextSyncAt() const;
 
@@ -178,6 +183,7 @@ class RecordKeeper {
   std::chrono::steady_clock::time_point next_attempt_at_{};  // end of the backoff
   std::chrono::milliseconds backoff_{0};
   int failed_attempts_ = 0;
+  bool quiet_ = false;  // StartSync: the caller reports a failure
   bool none_logged_ = false;
 
   mutable std::mutex mu_;  // guards stats_

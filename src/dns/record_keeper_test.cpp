@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "testing/capturing_logger.hpp"
 #include "testing/fake_clock.hpp"
 
 namespace natstack::dns {
@@ -110,29 +111,6 @@ class FakeProbe final : public HealthProbe {
   std::mutex mu_;
 };
 
-class CapturingLogger final : public Logger {
- public:
-  void Log(LogLevel, std::string_view, std::string_view message) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    lines.emplace_back(message);
-  }
-  LogLevel MinLevel() const override { return LogLevel::kDebug; }
-  bool Contains(const std::string& text) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::any_of(lines.begin(), lines.end(),
-                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
-  }
-  std::string All() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-  }
-  std::vector<std::string> lines;
-
- private:
-  mutable std::mutex mu_;
-};
 
 class RecordKeeperTest : public ::testing::Test {
  protected:
@@ -162,7 +140,7 @@ class RecordKeeperTest : public ::testing::Test {
   testing::FakeClock clock_;
   FakeProvider provider_{clock_};
   FakeProbe probe_{clock_};
-  CapturingLogger log_;
+  testing::CapturingLogger log_;
 };
 
 TEST_F(RecordKeeperTest, AnEmptyRecordIsFilledAfterOnePassingProbeInOneWrite) {

@@ -452,13 +452,15 @@ Status Sidecar::Start() {
   }
   // The first read, here: a wrong key or a name outside the zone is a configuration error that
   // no retry fixes, so it stops the start; a server that is not up yet is retried.
-  if (auto read = keeper_.Sync(); !read) {
+  if (auto read = keeper_.StartSync(); !read) {
     const Code code = read.error().code;
     if (code == Code::kPermissionDenied || code == Code::kNotFound ||
         code == Code::kInvalidArgument) {
       if (http_) http_->Stop();
       return Fail(read.error().Wrap("reading the A record of " + config_.name));
     }
+    log_.Warn(kComponent, "the DNS server does not answer yet (" + read.error().message +
+                              "); retrying with backoff");
   }
   MaybeNotifyReady();
   log_.Info(kComponent, "keeping the A record of " + config_.name + " (" +

@@ -13,6 +13,7 @@
 
 #include "core/file.hpp"
 #include "http/server.hpp"
+#include "testing/capturing_logger.hpp"
 #include "testing/fake_clock.hpp"
 #include "testing/temp_dir.hpp"
 
@@ -342,8 +343,10 @@ TEST_F(SidecarTest, NotReadyWhileTheServerDoesNotAnswer) {
   c.http_listen = "127.0.0.1:0";
   provider_.SetFail(Code::kUnavailable);
   int ready_calls = 0;
-  Sidecar sidecar(c, provider_, probe_, clock_, log_, [&] { ++ready_calls; });
+  testing::CapturingLogger log;
+  Sidecar sidecar(c, provider_, probe_, clock_, log, [&] { ++ready_calls; });
   ASSERT_TRUE(sidecar.Start()) << "a DNS server that is not up yet is retried";
+  EXPECT_TRUE(log.Contains("the DNS server does not answer yet")) << log.All();
   http::CurlClient client;
   auto readyz = client.Get(sidecar.BaseUrl() + "/readyz");
   ASSERT_TRUE(readyz);
@@ -354,11 +357,14 @@ TEST_F(SidecarTest, NotReadyWhileTheServerDoesNotAnswer) {
 
 TEST_F(SidecarTest, StartFailsWhenTheKeyIsRefused) {
   provider_.SetFail(Code::kPermissionDenied);
-  Sidecar sidecar(Config(), provider_, probe_, clock_, log_);
+  testing::CapturingLogger log;
+  Sidecar sidecar(Config(), provider_, probe_, clock_, log);
   auto started = sidecar.Start();
   ASSERT_FALSE(started);
   EXPECT_EQ(started.error().code, Code::kPermissionDenied);
   EXPECT_NE(started.error().message.find("nats.example.test."), std::string::npos);
+  // One message, the fatal one: no "retrying" line before an exit.
+  EXPECT_FALSE(log.Contains("retrying")) << log.All();
 }
 
 TEST_F(SidecarTest, StartFailsWhenTheServerDoesNotHoldTheZone) {

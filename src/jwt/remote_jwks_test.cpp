@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "http/server.hpp"
+#include "testing/capturing_logger.hpp"
 #include "testing/fake_clock.hpp"
 
 namespace natstack::jwt {
@@ -23,24 +24,6 @@ using namespace std::chrono_literals;
 using testing::WaitFor;
 
 /// Captures log lines (to check what is and is not logged).
-class CaptureLogger final : public Logger {
- public:
-  void Log(LogLevel level, std::string_view, std::string_view message) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    lines_.push_back(std::string(LogLevelName(level)) + " " + std::string(message));
-  }
-  LogLevel MinLevel() const override { return LogLevel::kDebug; }
-  std::string All() {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string out;
-    for (const auto& l : lines_) out += l + "\n";
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 /// A JWKS endpoint whose document and status the test controls, counting hits.
 class JwksEndpoint {
@@ -114,7 +97,7 @@ class RemoteJwksTest : public ::testing::Test {
   JwksEndpoint endpoint_;
   http::CurlClient client_;
   testing::FakeClock clock_;
-  CaptureLogger logger_;
+  testing::CapturingLogger logger_;
 };
 
 TEST_F(RemoteJwksTest, LoadFetchesKeys) {
