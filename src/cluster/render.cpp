@@ -226,6 +226,13 @@ Status ValidateUser(const std::string& user, const std::string& field) {
 
 Result<std::vector<ValidNode>> ValidateShape(const RenderInput& in);
 
+// The route password goes into configs as a quoted string and into route URLs.
+Status ValidateRoutePassword(const std::string& password) {
+  if (password.empty()) return Invalid("route_password", "is empty");
+  if (HasControlChars(password)) return Invalid("route_password", "contains control characters");
+  return Ok();
+}
+
 Result<std::vector<ValidNode>> Validate(const RenderInput& in) {
   if (!IsSafeName(in.cluster_name))
     return Invalid("cluster_name", "\"" + in.cluster_name + "\" must be 1-63 of [A-Za-z0-9_-]");
@@ -249,9 +256,7 @@ Result<std::vector<ValidNode>> Validate(const RenderInput& in) {
     return Invalid("callout_password_hash", "is not a bcrypt hash ($2b$NN$...); use BcryptHash");
   if (!IsBcryptHash(in.sys_password_hash))
     return Invalid("sys_password_hash", "is not a bcrypt hash ($2b$NN$...); use BcryptHash");
-  if (in.route_password.empty()) return Invalid("route_password", "is empty");
-  if (HasControlChars(in.route_password))
-    return Invalid("route_password", "contains control characters");
+  NATSTACK_TRY(ValidateRoutePassword(in.route_password));
   return ValidateShape(in);
 }
 
@@ -470,7 +475,7 @@ std::string RenderSecrets(const RenderInput& in, const ValidNode& node) {
 
 // Explicit routes send the URL's credentials.
 std::string RenderRoutesOf(const RenderInput& in, const std::string& node,
-                           const std::vector<Host>& hosts, const std::vector<int>& ports) {
+                           const std::vector<ValidNode>& peers) {
   const std::string userinfo =
       PercentEncode(in.route_user) + ":" + PercentEncode(in.route_password) + "@";
   std::string s;
@@ -479,8 +484,10 @@ std::string RenderRoutesOf(const RenderInput& in, const std::string& node,
   s += "# rewritten whenever its members change and read when the node starts. Mode 0600:\n";
   s += "# the URLs carry the route credentials.\n";
   s += std::string(kRoutesVar) + ": [\n";
-  for (size_t i = 0; i < hosts.size(); ++i)
-    s += "  " + QuoteConfigString("nats-route://" + userinfo + HostPort(hosts[i], ports[i])) + "\n";
+  for (const ValidNode& peer : peers)
+    s += "  " +
+         QuoteConfigString("nats-route://" + userinfo + HostPort(peer.host, peer.spec->cluster_port)) +
+         "\n";
   s += "]\n";
   return s;
 }
@@ -559,21 +566,17 @@ Result<std::string> RenderRoutes(const RenderInput& input, std::string_view node
                                  const std::vector<NodeSpec>& peers) {
   if (!IsSafeName(node)) return Invalid("node", "is not a plain node name");
   NATSTACK_TRY(ValidateUser(input.route_user, "route_user"));
-  if (input.route_password.empty()) return Invalid("route_password", "is empty");
-  if (HasControlChars(input.route_password))
-    return Invalid("route_password", "contains control characters");
-  std::vector<Host> hosts;
-  std::vector<int> ports;
+  NATSTACK_TRY(ValidateRoutePassword(input.route_password));
+  std::vector<ValidNode> valid;
   for (size_t i = 0; i < peers.size(); ++i) {
     const std::string field = "peers[" + std::to_string(i) + "]";
     NATSTACK_ASSIGN_OR_RETURN(Host host, ParseHost(peers[i].host, field + ".host"));
     if (!IsValidPort(peers[i].cluster_port))
       return Invalid(field + ".cluster_port",
                      std::to_string(peers[i].cluster_port) + " is not a port (1-65535)");
-    hosts.push_back(std::move(host));
-    ports.push_back(peers[i].cluster_port);
+    valid.push_back(ValidNode{&peers[i], std::move(host)});
   }
-  return RenderRoutesOf(input, std::string(node), hosts, ports);
+  return RenderRoutesOf(input, std::string(node), valid);
 }
 
 Status CheckShape(const RenderInput& input) {
@@ -586,16 +589,12 @@ Result<std::vector<RenderedNode>> Render(const RenderInput& input) {
   std::vector<RenderedNode> out;
   out.reserve(nodes.size());
   for (const ValidNode& node : nodes) {
-    std::vector<Host> hosts;
-    std::vector<int> ports;
-    for (const ValidNode& peer : nodes) {
-      if (peer.spec == node.spec) continue;
-      hosts.push_back(peer.host);
-      ports.push_back(peer.spec->cluster_port);
-    }
+    std::vector<ValidNode> peers;
+    for (const ValidNode& peer : nodes)
+      if (peer.spec != node.spec) peers.push_back(peer);
     out.push_back(RenderedNode{node.spec->name, RenderConfig(input, node),
                                RenderSecrets(input, node),
-                               RenderRoutesOf(input, node.spec->name, hosts, ports)});
+                               RenderRoutesOf(input, node.spec->name, peers)});
   }
   return out;
 }
