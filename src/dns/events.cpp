@@ -7,18 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_config.hpp"
+#include "dns/record_keeper.hpp"
 
 namespace natstack::dns {
 namespace {
 
 constexpr size_t kMaxQueued = 64;
 constexpr std::string_view kSource = "process event";
-
-bool IsNodeName(const std::string& s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-  });
-}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "dns/record_keeper.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <exception>
 #include <set>
@@ -45,6 +46,13 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
 std::string Probes(int n) { return std::to_string(n) + (n == 1 ? " probe" : " probes"); }
 
 }  // namespace
+
+bool IsNodeName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 &&
+         std::all_of(name.begin(), name.end(), [](unsigned char c) {
+           return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+         });
+}
 
 const char* WhenNoneName(WhenNone w) {
   switch (w) {
@@ -145,9 +153,6 @@ void RecordKeeper::Round() {
   }
   Publish();
   (void)Sync();
-  // Filling while there is no record (at the start, or after when_none = delete removed it):
-  // there is no client to protect from a flapping node.
-  filling_ = server_known_ && (!server_ || server_->values.empty());
 }
 
 void RecordKeeper::Apply(size_t index, const Status& result) {
@@ -157,7 +162,7 @@ void RecordKeeper::Apply(size_t index, const Status& result) {
   if (result) {
     n.fail_streak = 0;
     ++n.ok_streak;
-    const int needed = filling_ ? 1 : options_.up_after;
+    const int needed = Filling() ? 1 : options_.up_after;
     if (n.health != NodeHealth::kHealthy && n.ok_streak >= needed) {
       n.health = NodeHealth::kHealthy;
       const std::string reason = node.name + " passed " + Probes(n.ok_streak);
@@ -231,7 +236,6 @@ void RecordKeeper::OnFirstRead() {
     log_.Info(kComponent,
               node.name + " (" + node.address + ") starts healthy: the record already lists it");
   }
-  filling_ = !server_ || server_->values.empty();
   log_.Info(kComponent, "A " + options_.name + ": the server holds " + DescribeRecord(server_));
   RecomputeWanted();
   if (!InSync())

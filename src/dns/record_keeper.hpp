@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct Node {
   std::string address;     ///< public IPv4 address, dotted quad
   std::string health_url;  ///< its monitoring endpoint, e.g. http://10.0.0.1:8222/healthz
 };
+
+/// A valid Node::name, a label in metrics and a word in log lines: 1-64 letters, digits, '-',
+/// '_' or '.'.
+bool IsNodeName(std::string_view name);
 
 /// Asks one node whether it is healthy.
 class HealthProbe {
@@ -158,6 +163,9 @@ class RecordKeeper {
   void OnFirstRead();
   void RecomputeWanted();
   bool InSync() const;
+  /// The server holds no record (a fresh zone, or after when_none = delete removed it): one
+  /// passing probe lets a node in, as there is no client to protect from a flapping node.
+  bool Filling() const { return server_known_ && (!server_ || server_->values.empty()); }
   void OnProviderError(const char* op, const Error& error);
   void Publish();
 
@@ -172,9 +180,6 @@ class RecordKeeper {
   bool zone_checked_ = false;         // the provider's zone is one the server holds
   bool server_known_ = false;         // the record was read at least once
   std::optional<RecordSet> server_;   // what the server holds, as last known
-  // The record was absent or empty when first read: until it first lists a node, one passing
-  // probe lets a node in (an empty record has no clients to protect from a flapping node).
-  bool filling_ = false;
   bool wanted_known_ = false;         // wanted_ has been computed
   std::optional<RecordSet> wanted_;   // nullopt: no record
   std::vector<std::string> reasons_;  // why wanted_ differs from server_

@@ -157,11 +157,7 @@ Status ParseNode(ConfigReader& r, Node& n) {
   NATSTACK_TRY(r.String("address", n.address, Required::kYes));
   NATSTACK_TRY(r.String("health_url", n.health_url, Required::kYes));
   NATSTACK_TRY(r.Finish());
-  // The name is a metrics label and a word in log lines.
-  if (n.name.empty() || n.name.size() > 64 ||
-      !std::all_of(n.name.begin(), n.name.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-      }))
+  if (!IsNodeName(n.name))
     return r.Invalid("name", "expected 1-64 letters, digits, '-', '_' or '.'");
   if (!IsCanonicalIpv4(n.address))
     return r.Invalid("address",
@@ -290,10 +286,9 @@ Result<SidecarConfig> LoadSidecarConfig(const std::string& path) {
   NATSTACK_ASSIGN_OR_RETURN(SidecarConfig c, ParseSidecarConfig(text, path));
   // Files named relative to the config, not to wherever the process happens to start.
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
   for (std::string* file : {&c.tsig_key_file, &c.events_token_file})
-    if (!file->empty() && file->front() != '/')
-      *file = (dir == "." ? std::string() : dir) + *file;
+    if (!file->empty() && file->front() != '/') *file = dir + *file;
   return c;
 }
 
