@@ -261,6 +261,8 @@ class Supervisor {
   /// null without DNS and from the start of StopAll.
   std::unique_ptr<dns::EventNotifier> dns_events_;
   std::map<std::string, std::string> routes_text_;  ///< node -> routes file as written
+  /// The members every routes file was last written from (nullopt: not yet, or a write failed).
+  std::optional<std::set<std::string>> routes_members_;
   nlohmann::json routes_json_ = nlohmann::json::object();  ///< node -> peers; under mu_
 };
 
@@ -442,6 +444,9 @@ void Supervisor::SyncRoutes() {
   for (const auto& n : layout_.nodes)
     if (auto st = supervision_.StatusOf(n.name); st && st->state == PartState::kStopping)
       members.insert(n.host);
+  // Called every round: nothing to render while the members stay the same.
+  if (members == routes_members_) return;
+  bool all_written = true;
   nlohmann::json peers_json = nlohmann::json::object();
   for (const auto& n : layout_.nodes) {
     const SeedRoutes route_peers = RouteSeedPeers(routes_input_, n.name, members);
@@ -454,6 +459,7 @@ void Supervisor::SyncRoutes() {
     auto text = RenderRoutes(routes_input_, n.name, route_peers.peers);
     if (!text) {
       progress_.Step("warning: routes of " + n.name + ": " + text.error().message);
+      all_written = false;
       continue;
     }
     const std::string path = paths_.NodesDir() + "/" + RoutesFileName(n.name);
@@ -463,6 +469,7 @@ void Supervisor::SyncRoutes() {
     if (*text == last) continue;
     if (auto written = WriteFileAtomic(path, *text, 0600); !written) {
       progress_.Step("warning: routes of " + n.name + ": " + written.error().message);
+      all_written = false;
       continue;
     }
     last = *text;
@@ -471,6 +478,9 @@ void Supervisor::SyncRoutes() {
                                           : "no peer in the route seed: the spec's") +
                    ")");
   }
+  // A failed write is tried again next round.
+  routes_members_ = all_written ? std::optional<std::set<std::string>>(std::move(members))
+                                : std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   routes_json_ = std::move(peers_json);
 }
