@@ -31,6 +31,7 @@
 
 #include "bench/support.hpp"
 #include "cluster/process.hpp"
+#include "cluster/supervisor.hpp"
 #include "core/file.hpp"
 #include "dns/knot.hpp"
 #include "dns/provider.hpp"
@@ -75,7 +76,7 @@ struct Options {
   CommonOptions common;
   int runs = 0;  // 0 = 10, or 3 with --quick
   std::string natstack = NATSTACK_BINARY;
-  std::string nats_server;  // "" = /usr/sbin/nats-server, else the first on PATH
+  std::string nats_server;  // "" = the one natstack up runs (cluster::FindNatsServer)
 };
 
 struct Programs {
@@ -86,33 +87,21 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string FirstOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    const std::string candidate = dirs.substr(start, end - start) + "/" + name;
-    if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return {};
-}
-
 Result<Programs> FindPrograms(const Options& options) {
   Programs p;
   p.natstack = options.natstack;
   if (::access(p.natstack.c_str(), X_OK) != 0)
     return Fail(Code::kNotFound, "natstack not found at " + p.natstack + ": build it (make build)");
-  p.nats_server = options.nats_server;
-  if (p.nats_server.empty()) {
-    p.nats_server = ::access("/usr/sbin/nats-server", X_OK) == 0 ? "/usr/sbin/nats-server"
-                                                                 : FirstOnPath("nats-server");
+  if (options.nats_server.empty()) {
+    // The one `natstack up` would run (and its version check).
+    auto found = cluster::FindNatsServer();
+    if (!found) return Fail(found.error().Wrap("nats-server (make setup installs it)"));
+    p.nats_server = *found;
+  } else if (::access(options.nats_server.c_str(), X_OK) != 0) {
+    return Fail(Code::kNotFound, "--nats-server " + options.nats_server + " is not executable");
+  } else {
+    p.nats_server = options.nats_server;
   }
-  if (p.nats_server.empty() || ::access(p.nats_server.c_str(), X_OK) != 0)
-    return Fail(Code::kNotFound,
-                "nats-server not found (/usr/sbin/nats-server, PATH): install it (make setup)");
   auto knotd = dns::FindKnotd();
   if (!knotd) return Fail(Code::kNotFound, "knotd not found: install the knot package (make setup)");
   p.knotd = *knotd;
@@ -137,6 +126,28 @@ Result<Outcome> Poll(Interruption& interruption, std::chrono::milliseconds perio
   }
 }
 
+using Addresses = std::set<std::string>;
+
+// The record's addresses as `reader`'s server serves them now; nullopt when the read failed
+// (a poll tries again).
+std::optional<Addresses> RecordValues(dns::Rfc2136Provider& reader) {
+  auto read = reader.Read(kName, dns::RecordType::kA);
+  if (!read) return std::nullopt;
+  Addresses values;
+  if (*read) values.insert((*read)->values.begin(), (*read)->values.end());
+  return values;
+}
+
+// Polls `record` every kPoll until `wanted` holds for a record it read, for kGiveUp at most.
+Result<Outcome> AwaitRecord(Interruption& interruption,
+                            const std::function<Result<std::optional<Addresses>>()>& record,
+                            const std::function<bool(const Addresses&)>& wanted) {
+  return Poll(interruption, kPoll, kGiveUp, [&]() -> Result<bool> {
+    NATSTACK_ASSIGN_OR_RETURN(auto read, record());
+    return read && wanted(*read);
+  });
+}
+
 // The three nodes, Knot and the sidecar, each a child that dies with this process (even on
 // SIGKILL: PR_SET_PDEATHSIG), stopped by the destructor before the directory is removed.
 class Testbed {
@@ -156,14 +167,10 @@ class Testbed {
 
   // The record's addresses as Knot serves them now. A failed read is not fatal (a poll tries
   // again); a dead sidecar or Knot is, since nothing would change the record any more.
-  Result<std::optional<std::set<std::string>>> Record() {
+  Result<std::optional<Addresses>> Record() {
     NATSTACK_TRY(CheckAlive(*sidecar_, "natstack dns serve", Log("sidecar")));
     NATSTACK_TRY(CheckAlive(*knot_, "knotd", Log("knot")));
-    auto read = reader_->Read(kName, dns::RecordType::kA);
-    if (!read) return std::optional<std::set<std::string>>();
-    std::set<std::string> values;
-    if (*read) values.insert((*read)->values.begin(), (*read)->values.end());
-    return std::optional<std::set<std::string>>(std::move(values));
+    return RecordValues(*reader_);
   }
 
   std::set<std::string> AllAddresses() const {
@@ -356,13 +363,7 @@ class SupervisedStack {
     return "127.0." + std::to_string(stack_.block()) + "." + std::to_string(i);
   }
 
-  Result<std::optional<std::set<std::string>>> Record() {
-    auto read = reader_->Read(kName, dns::RecordType::kA);
-    if (!read) return std::optional<std::set<std::string>>();
-    std::set<std::string> values;
-    if (*read) values.insert((*read)->values.begin(), (*read)->values.end());
-    return std::optional<std::set<std::string>>(std::move(values));
-  }
+  Result<std::optional<Addresses>> Record() { return RecordValues(*reader_); }
 
   /// The pid of node `i` as the supervisor reports it.
   Result<int> NodePid(int i) {
@@ -432,10 +433,8 @@ Result<nlohmann::json> Measure(const Options& options, Interruption& interruptio
   std::vector<Run> results;
   for (int r = 1; r <= runs; ++r) {
     // Each run starts from the whole record (after a recovery that timed out, too).
-    auto whole = Poll(interruption, kPoll, kGiveUp, [&]() -> Result<bool> {
-      NATSTACK_ASSIGN_OR_RETURN(auto record, testbed->Record());
-      return record && *record == all;
-    });
+    const auto record = [&] { return testbed->Record(); };
+    auto whole = AwaitRecord(interruption, record, [&](const Addresses& r) { return r == all; });
     if (!whole) return Fail(whole.error());
     if (*whole == Outcome::kTimedOut)
       return Fail(Code::kDeadlineExceeded, "the record did not list all 3 nodes within 60 s (run " +
@@ -449,10 +448,8 @@ Result<nlohmann::json> Measure(const Options& options, Interruption& interruptio
 
     const auto killed = Clock::now();
     testbed->KillNode(kVictim);
-    auto gone = Poll(interruption, kPoll, kGiveUp, [&]() -> Result<bool> {
-      NATSTACK_ASSIGN_OR_RETURN(auto record, testbed->Record());
-      return record && record->count(victim) == 0;
-    });
+    auto gone =
+        AwaitRecord(interruption, record, [&](const Addresses& r) { return r.count(victim) == 0; });
     if (!gone) return Fail(gone.error());
     if (*gone == Outcome::kDone) run.failover_s = SecondsSince(killed);
 
@@ -461,10 +458,8 @@ Result<nlohmann::json> Measure(const Options& options, Interruption& interruptio
     const auto restarted = Clock::now();
     NATSTACK_TRY(testbed->StartNode(kVictim));
     if (run.failover_s) {
-      auto back = Poll(interruption, kPoll, kGiveUp, [&]() -> Result<bool> {
-        NATSTACK_ASSIGN_OR_RETURN(auto record, testbed->Record());
-        return record && record->count(victim) == 1;
-      });
+      auto back = AwaitRecord(interruption, record,
+                              [&](const Addresses& r) { return r.count(victim) == 1; });
       if (!back) return Fail(back.error());
       if (*back == Outcome::kDone) run.recovery_s = SecondsSince(restarted);
     }
@@ -540,10 +535,9 @@ Result<nlohmann::json> Measure(const Options& options, Interruption& interruptio
     SupervisedRun run;
     run.node = (r - 1) % kNodes + 1;
     const std::string address = stack->Host(run.node);
-    auto whole = Poll(interruption, kPoll, kGiveUp, [&]() -> Result<bool> {
-      NATSTACK_ASSIGN_OR_RETURN(auto record, stack->Record());
-      return record && *record == whole_set;
-    });
+    const auto record = [&] { return stack->Record(); };
+    auto whole =
+        AwaitRecord(interruption, record, [&](const Addresses& r) { return r == whole_set; });
     if (!whole) return Fail(whole.error());
     if (*whole == Outcome::kTimedOut)
       return Fail(Code::kDeadlineExceeded, "under natstack up, the record did not list all 3 "
@@ -555,16 +549,12 @@ Result<nlohmann::json> Measure(const Options& options, Interruption& interruptio
     const auto killed = Clock::now();
     if (::kill(pid, SIGKILL) != 0)
       return Fail(Code::kInternal, "kill " + std::to_string(pid) + ": " + std::strerror(errno));
-    auto gone = Poll(interruption, kPoll, kGiveUp, [&]() -> Result<bool> {
-      NATSTACK_ASSIGN_OR_RETURN(auto record, stack->Record());
-      return record && record->count(address) == 0;
-    });
+    auto gone = AwaitRecord(interruption, record,
+                            [&](const Addresses& r) { return r.count(address) == 0; });
     if (!gone) return Fail(gone.error());
     if (*gone == Outcome::kDone) run.failover_s = SecondsSince(killed);
-    auto back = Poll(interruption, kPoll, kGiveUp, [&]() -> Result<bool> {
-      NATSTACK_ASSIGN_OR_RETURN(auto record, stack->Record());
-      return record && record->count(address) == 1;
-    });
+    auto back = AwaitRecord(interruption, record,
+                            [&](const Addresses& r) { return r.count(address) == 1; });
     if (!back) return Fail(back.error());
     if (*back == Outcome::kDone) run.recovery_s = SecondsSince(killed);
     std::printf("  run %2d/%d: n%d killed  failover %s  back (restarted) %s\n", r, runs, run.node,
@@ -632,7 +622,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   app.add_option("--natstack", options.natstack, "The natstack binary")->capture_default_str();
   app.add_option("--nats-server", options.nats_server,
-                 "The nats-server binary (default /usr/sbin/nats-server, else PATH)");
+                 "The nats-server binary (default: the one natstack up runs)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cluster/process.hpp"
+#include "cluster/supervisor.hpp"
 #include "core/file.hpp"
 #include "dns/knot.hpp"
 #include "http/client.hpp"
@@ -233,7 +234,9 @@ TEST_F(DnsTest, AFlappingNodeDoesNotChurnTheRecord) {
   ASSERT_TRUE(MakeDirs(flap_dir, 0700));
   const std::string flapper = net_ + "5";
   cluster::SpawnOptions node;
-  node.argv = {"/usr/sbin/nats-server", "-a", flapper, "-p", "4222", "-m", "8222", "-js", "-sd",
+  auto nats_server = cluster::FindNatsServer();  // the one the stack runs
+  ASSERT_TRUE(nats_server) << nats_server.error().message;
+  node.argv = {*nats_server, "-a", flapper, "-p", "4222", "-m", "8222", "-js", "-sd",
                flap_dir + "/js", "-n", "flapper"};
   node.log_file = flap_dir + "/flapper.log";
   auto server = cluster::ChildProcess::Spawn(node);
